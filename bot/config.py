@@ -1,0 +1,218 @@
+"""Settings: one pydantic model tree from config.yaml, profile presets and environment variables.
+
+Priority, highest first: ``KINDRED__SECTION__KEY`` env vars, the conventional ``DISCORD_TOKEN`` /
+``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``, the YAML file, the profile preset, the model defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from bot.errors import ConfigError
+from storage.config import Section as _Section
+from storage.config import StorageSettings
+
+Profile = Literal["development", "production", "high_load"]
+
+ENV_PREFIX = "KINDRED__"
+CONFIG_ENV = "KINDRED_CONFIG"
+DEFAULT_CONFIG_FILE = "config.yaml"
+
+# Values that people paste from examples; a secret with one of these is treated as missing.
+_PLACEHOLDERS = {"", "changeme", "change-me", "your-token-here", "your_token_here", "xxx", "token", "none"}
+
+
+class BotSettings(_Section):
+    name: str = "Kindred"
+    profile: Profile = "development"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    owner_ids: list[str] = Field(default_factory=list)
+
+
+class DiscordSettings(_Section):
+    token: SecretStr | None = None
+    command_prefix: str = "!"
+
+
+class LLMModelSettings(_Section):
+    """One model in the fallback chain."""
+
+    name: str
+    base_url: str | None = None
+    model: str
+    api_key: SecretStr | None = None
+    context_window: int = Field(default=8192, ge=512)
+    max_output_tokens: int = Field(default=800, ge=16)
+    vision: bool = False
+    timeout_s: float = Field(default=60.0, gt=0)
+
+
+class LLMSettings(_Section):
+    # The shorthand for a single model; ``models`` (when non-empty) is the full ordered fallback chain.
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    model: str = "gpt-4o-mini"
+    context_window: int = Field(default=8192, ge=512)
+    timeout_s: float = Field(default=60.0, gt=0)
+    models: list[LLMModelSettings] = Field(default_factory=list)
+
+    def chain(self) -> list[LLMModelSettings]:
+        """Return the configured models in fallback order (the shorthand when no list is given)."""
+        if self.models:
+            return list(self.models)
+        if self.base_url is None and self.api_key is None:
+            return []
+        return [
+            LLMModelSettings(
+                name="default",
+                base_url=self.base_url,
+                model=self.model,
+                api_key=self.api_key,
+                context_window=self.context_window,
+                timeout_s=self.timeout_s,
+            )
+        ]
+
+
+# Profile presets sit under the YAML file: an explicit setting always wins over a preset.
+PROFILES: dict[str, dict[str, Any]] = {
+    "development": {},
+    "production": {
+        "storage": {
+            "sql": {"pool_size": 10, "max_overflow": 10},
+            "cache": {"recent_window": 30, "default_ttl_s": 1800, "max_entries": 50_000},
+            "embedding": {"batch_size": 128},
+        }
+    },
+    "high_load": {
+        "storage": {
+            "sql": {"pool_size": 20, "max_overflow": 30},
+            "cache": {"recent_window": 30, "default_ttl_s": 3600, "max_entries": 200_000},
+            "embedding": {"batch_size": 256},
+        }
+    },
+}
+
+
+class _ConventionalEnv(PydanticBaseSettingsSource):
+    """Honour the env var names every Discord and OpenAI tool uses."""
+
+    MAP = {
+        "DISCORD_TOKEN": ("discord", "token"),
+        "OPENAI_API_KEY": ("llm", "api_key"),
+        "OPENAI_BASE_URL": ("llm", "base_url"),
+    }
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for var, (section, key) in self.MAP.items():
+            value = os.environ.get(var)
+            if value:
+                out.setdefault(section, {})[key] = value
+        return out
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", nested_model_default_partial_update=True
+    )
+
+    bot: BotSettings = Field(default_factory=BotSettings)
+    discord: DiscordSettings = Field(default_factory=DiscordSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # init carries the YAML file merged over the profile preset, so it ranks below the environment.
+        return (env_settings, _ConventionalEnv(settings_cls), init_settings)
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """Resolve which config file to read: the argument, ``KINDRED_CONFIG``, or ./config.yaml if present."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV])
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.exists() else None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of sections, not {type(data).__name__}")
+    return data
+
+
+def _profile_name(file_data: dict[str, Any]) -> str:
+    name = os.environ.get(f"{ENV_PREFIX}BOT__PROFILE") or (file_data.get("bot") or {}).get("profile")
+    name = name or "development"
+    if name not in PROFILES:
+        raise ConfigError(f"bot.profile: unknown profile {name!r}; choose one of {', '.join(PROFILES)}")
+    return str(name)
+
+
+def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+    """Load settings from the config file, profile and environment; raise ConfigError naming bad fields."""
+    resolved = config_path(path)
+    file_data = _read_yaml(resolved) if resolved else {}
+    merged = _deep_merge(PROFILES[_profile_name(file_data)], file_data)
+    merged = _deep_merge(merged, overrides)
+    try:
+        return Settings(**merged)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """Name each bad field and what is wrong with it, never echoing the offending value."""
+    lines = []
+    for err in exc.errors():
+        field = ".".join(str(part) for part in err["loc"])
+        lines.append(f"{field}: {err['msg']}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def require_secret(value: SecretStr | None, field: str) -> str:
+    """Return a secret's value, or raise ConfigError naming the field when it is missing or a placeholder."""
+    raw = value.get_secret_value().strip() if value is not None else ""
+    if raw.lower() in _PLACEHOLDERS or (raw.startswith("<") and raw.endswith(">")):
+        raise ConfigError(f"{field} is not set (or is a placeholder); set it in the config file or environment")
+    return raw
