@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
 from pydantic import Field, SecretStr, ValidationError
@@ -34,11 +34,20 @@ class BotSettings(_Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     owner_ids: list[str] = Field(default_factory=list)
+    # Feature packages loaded at start (discord.py extensions with setup()); operators add their own here.
+    cogs: list[str] = Field(default_factory=list)
 
 
 class DiscordSettings(_Section):
     token: SecretStr | None = None
     command_prefix: str = "!"
+
+
+class OpsSettings(_Section):
+    # The local HTTP endpoint for /healthz (and metrics); containers' HEALTHCHECK calls it.
+    http_enabled: bool = True
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=1, le=65535)
 
 
 class LLMModelSettings(_Section):
@@ -52,6 +61,10 @@ class LLMModelSettings(_Section):
     max_output_tokens: int = Field(default=800, ge=16)
     vision: bool = False
     timeout_s: float = Field(default=60.0, gt=0)
+    # OpenAI's newer models reject ``max_tokens``; most local servers only know it.
+    max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    # Ask for token usage at the end of a stream; turn off for servers that reject ``stream_options``.
+    stream_usage: bool = True
 
 
 class LLMSettings(_Section):
@@ -62,6 +75,44 @@ class LLMSettings(_Section):
     context_window: int = Field(default=8192, ge=512)
     timeout_s: float = Field(default=60.0, gt=0)
     models: list[LLMModelSettings] = Field(default_factory=list)
+    # The model (by name) tried first at startup; None keeps the configured order.
+    primary: str | None = None
+
+    # Circuit breaker, one per model: open after this many failures in a row, or when the error rate
+    # over the window exceeds the threshold once at least ``breaker_min_calls`` calls were seen.
+    breaker_failure_threshold: int = Field(default=5, ge=1)
+    breaker_error_rate: float = Field(default=0.05, gt=0, le=1)
+    breaker_window_s: float = Field(default=120.0, gt=0)
+    breaker_min_calls: int = Field(default=20, ge=1)
+    # An open breaker lets one probe through after the cool-down; each failed probe multiplies it.
+    breaker_cooldown_s: float = Field(default=30.0, gt=0)
+    breaker_cooldown_multiplier: float = Field(default=2.0, ge=1)
+    breaker_max_cooldown_s: float = Field(default=600.0, gt=0)
+
+    # 429 handling: how long a model is skipped when it sends no Retry-After, the most we wait for one
+    # that does, and the random extra fraction so several bots do not come back in the same instant.
+    rate_limit_default_s: float = Field(default=5.0, ge=0)
+    retry_after_cap_s: float = Field(default=120.0, gt=0)
+    retry_after_jitter: float = Field(default=0.1, ge=0, le=1)
+
+    # Latency-based selection: a later healthy model takes over when the preferred one's median time to
+    # first token is ``slow_factor`` times slower; the preferred one returns once under ``recover_factor``.
+    slow_factor: float = Field(default=2.0, gt=1)
+    recover_factor: float = Field(default=1.5, ge=1)
+    latency_min_samples: int = Field(default=10, ge=1)
+    stats_window_s: float = Field(default=600.0, gt=0)
+    stats_max_samples: int = Field(default=500, ge=10)
+
+    # Synthesis mode (off by default: it costs three calls per reply): an analytical and an intuitive
+    # draft, blended by a third call. Model fields name models in the chain; None means normal selection.
+    synthesis_enabled: bool = False
+    synthesis_analytical_model: str | None = None
+    synthesis_intuitive_model: str | None = None
+    synthesis_blend_model: str | None = None
+    synthesis_analytical_weight: float = Field(default=0.5, ge=0, le=1)
+    synthesis_analytical_prompt: str | None = None
+    synthesis_intuitive_prompt: str | None = None
+    synthesis_blend_prompt: str | None = None
 
     def chain(self) -> list[LLMModelSettings]:
         """Return the configured models in fallback order (the shorthand when no list is given)."""
@@ -104,7 +155,7 @@ PROFILES: dict[str, dict[str, Any]] = {
 class _ConventionalEnv(PydanticBaseSettingsSource):
     """Honour the env var names every Discord and OpenAI tool uses."""
 
-    MAP = {
+    MAP: ClassVar[dict[str, tuple[str, str]]] = {
         "DISCORD_TOKEN": ("discord", "token"),
         "OPENAI_API_KEY": ("llm", "api_key"),
         "OPENAI_BASE_URL": ("llm", "base_url"),
@@ -124,12 +175,16 @@ class _ConventionalEnv(PydanticBaseSettingsSource):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", nested_model_default_partial_update=True
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        nested_model_default_partial_update=True,
     )
 
     bot: BotSettings = Field(default_factory=BotSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    ops: OpsSettings = Field(default_factory=OpsSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
 
     @classmethod
@@ -214,5 +269,7 @@ def require_secret(value: SecretStr | None, field: str) -> str:
     """Return a secret's value, or raise ConfigError naming the field when it is missing or a placeholder."""
     raw = value.get_secret_value().strip() if value is not None else ""
     if raw.lower() in _PLACEHOLDERS or (raw.startswith("<") and raw.endswith(">")):
-        raise ConfigError(f"{field} is not set (or is a placeholder); set it in the config file or environment")
+        raise ConfigError(
+            f"{field} is not set (or is a placeholder); set it in the config file or environment"
+        )
     return raw

@@ -76,7 +76,9 @@ class StorageSettings(Section):
 
     def chroma_path(self) -> Path:
         """Return the embedded Chroma directory."""
-        return Path(self.vectors.path).expanduser().resolve() if self.vectors.path else self.data_dir / "chroma"
+        return (
+            Path(self.vectors.path).expanduser().resolve() if self.vectors.path else self.data_dir / "chroma"
+        )
 
 
 def _async_sql_url(url: str) -> str:

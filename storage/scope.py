@@ -29,7 +29,9 @@ class Scope:
         for name in ("guild_id", "channel_id"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not _ID.match(value)):
-                raise ValueError(f"Scope.{name} must be None or 1-64 characters of [A-Za-z0-9_.:-], got {value!r}")
+                raise ValueError(
+                    f"Scope.{name} must be None or 1-64 characters of [A-Za-z0-9_.:-], got {value!r}"
+                )
 
     @property
     def is_dm(self) -> bool:

@@ -1,0 +1,1 @@
+"""Operations: the local HTTP endpoint for health (and, later, metrics)."""

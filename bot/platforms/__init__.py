@@ -1,0 +1,1 @@
+"""Platform adapters: the only code (with cogs' cog.py) that imports discord."""

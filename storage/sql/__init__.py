@@ -1,0 +1,1 @@
+"""The SQL tier: models, migrations, engine and repositories (the source of truth)."""

@@ -1,0 +1,107 @@
+"""Create the async engine for SQLite or PostgreSQL and wait (boundedly) for the database to answer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from storage.config import SQLSettings
+
+log = logging.getLogger(__name__)
+
+
+class SQLUnavailable(Exception):
+    """The SQL database cannot be reached."""
+
+
+def backend_name(url: str) -> str:
+    """Return "sqlite" or "postgresql" for an SQLAlchemy URL."""
+    return make_url(url).get_backend_name()
+
+
+def redacted(url: str) -> str:
+    """Return the URL with any password hidden, for logs and doctor output."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # WAL lets readers run beside the writer; NORMAL sync is durable across process crashes in WAL mode,
+    # and foreign keys are off by default in SQLite.
+    cursor = dbapi_conn.cursor()
+    for pragma in (
+        "PRAGMA journal_mode=WAL",
+        "PRAGMA synchronous=NORMAL",
+        "PRAGMA foreign_keys=ON",
+        "PRAGMA busy_timeout=5000",
+    ):
+        cursor.execute(pragma)
+    cursor.close()
+
+
+def make_engine(url: str, settings: SQLSettings) -> AsyncEngine:
+    """Build the engine for ``url`` with the pool and connection options of its backend."""
+    if backend_name(url) == "sqlite":
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, echo=settings.echo)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(
+        url,
+        echo=settings.echo,
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={"timeout": 5, "command_timeout": 30},
+    )
+
+
+async def ping(engine: AsyncEngine) -> float:
+    """Return the round trip of ``SELECT 1`` in milliseconds, or raise SQLUnavailable."""
+    start = time.perf_counter()
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except (OperationalError, DBAPIError, OSError) as exc:
+        raise SQLUnavailable(_reason(exc)) from exc
+    return (time.perf_counter() - start) * 1000
+
+
+async def wait_until_ready(engine: AsyncEngine, retries: int, delay_s: float) -> None:
+    """Ping the database, retrying with backoff; raise SQLUnavailable after ``retries`` more attempts."""
+    attempt = 0
+    while True:
+        try:
+            await ping(engine)
+            return
+        except SQLUnavailable as exc:
+            if attempt >= retries:
+                raise SQLUnavailable(
+                    f"the SQL database at {redacted(str(engine.url))} did not answer after "
+                    f"{attempt + 1} attempts: {exc}"
+                ) from exc
+            wait = delay_s * (2 ** min(attempt, 4))
+            log.warning(
+                "SQL database not reachable (attempt %s of %s); retrying in %.1fs",
+                attempt + 1,
+                retries + 1,
+                wait,
+            )
+            attempt += 1
+            await asyncio.sleep(wait)
+
+
+def _reason(exc: BaseException) -> str:
+    # Driver messages can be long and nested; the innermost line says what happened.
+    origin = getattr(exc, "orig", None) or exc
+    return str(origin).strip().splitlines()[0] if str(origin).strip() else type(origin).__name__
