@@ -28,10 +28,8 @@ class UnitOfWork:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        try:
-            await self.session.rollback()
-        finally:
-            await self.session.close()
+        # close() rolls back whatever was not committed; unlike rollback() it leaves loaded rows readable.
+        await self.session.close()
 
     async def commit(self) -> None:
         """Make the work durable."""
