@@ -19,12 +19,24 @@ class EmbeddingError(Exception):
 class Embedder(Protocol):
     """Turns texts into unit-length float32 vectors of a fixed dimension."""
 
-    # A stable identifier of the vector space, e.g. "model2vec:builtin/minilm-l6-v2-256d".
+    # A stable identifier of the vector space, e.g. "model2vec:builtin/1a2b3c4d5e6f".
     model_id: str
-    dimension: int
+
+    @property
+    def dimension(self) -> int:
+        """Return the vector length (providers that learn it from the server raise until probed)."""
+        ...
 
     async def embed(self, texts: Sequence[str]) -> Vectors:
         """Return an array of shape (len(texts), dimension), each row L2-normalised."""
+        ...
+
+    async def probe(self) -> int:
+        """Make sure the provider answers and return the dimension."""
+        ...
+
+    async def close(self) -> None:
+        """Release the provider's connections."""
         ...
 
 

@@ -1,0 +1,593 @@
+"""The vector tier on Chroma: embedded (``PersistentClient``) or a server (``HttpClient``).
+
+Layout: one collection per partition, named ``{prefix}-{space}-{user}-{realm}``. The collection *is* the
+scope filter: a ``where`` on one shared collection measured 59 ms p50 at 100k vectors over 100 users,
+against 2.8 ms unfiltered, and a query can only ever see the partition it names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import httpx
+import numpy as np
+
+from storage.config import VectorSettings
+from storage.embedding.base import Vectors
+from storage.health import Status, TierHealth
+from storage.vectors.base import Partition, VectorHit, VectorItem, VectorsUnavailable
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.collection_configuration import CreateCollectionConfiguration
+    from chromadb.api.models.Collection import Collection
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+BACKEND_EMBEDDED = "chroma-embedded"
+BACKEND_HTTP = "chroma-http"
+
+_PREFIX = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,46}[A-Za-z0-9])?$")
+_SPACE = re.compile(r"^[A-Za-z0-9]{1,32}$")
+_KEEP = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+# Keeps the longest possible name (prefix 48 + space 32 + two parts + three dashes) under Chroma's 512.
+_MAX_PART = 200
+_LIST_PAGE = 1000
+# A filtered query first asks for this many times k unfiltered neighbours (see _search_filtered_locally).
+_OVERFETCH = 4
+_MIN_OVERFETCH = 32
+# Chroma 1.x takes the distance in ``configuration`` at creation ("hnsw:space" metadata is legacy).
+_COSINE: CreateCollectionConfiguration = {"hnsw": {"space": "cosine"}}
+
+
+def encode_part(value: str) -> str:
+    """Return a collection-name-safe, injective encoding of a user key or realm."""
+    if not value:
+        raise ValueError("a partition's user_key and realm must not be empty")
+    # Letters and digits pass through; every other byte becomes ``_xx``. '_' is always an escape, so two
+    # different keys can never share a name (``a:b`` and ``a_b`` stay apart), and no '-', '.' or '..' leaks
+    # into the part, so names split unambiguously on '-'.
+    out: list[str] = []
+    for char in value:
+        if char in _KEEP:
+            out.append(char)
+        else:
+            out.extend(f"_{byte:02x}" for byte in char.encode("utf-8"))
+    encoded = "".join(out)
+    if len(encoded) > _MAX_PART:
+        # "_h" can never start a normal encoding ('h' is not a hex digit), so a hashed part stays distinct.
+        encoded = "_h" + hashlib.sha256(value.encode("utf-8")).hexdigest()[:40]
+    return encoded
+
+
+class ChromaIndex:
+    """``VectorIndex`` on Chroma, one collection per (space, person, realm), with an async API."""
+
+    def __init__(
+        self,
+        connect: Callable[[], ClientAPI],
+        *,
+        backend: str,
+        prefix: str = "kindred",
+        location: str = "",
+        timeout_s: float | None = None,
+        cache_size: int = 1024,
+    ) -> None:
+        """Wrap a client factory; the client is made on first use so a down server does not stop startup."""
+        if not _PREFIX.match(prefix) or ".." in prefix:
+            raise ValueError(
+                f"vectors.collection_prefix {prefix!r} must be 1-48 characters of [A-Za-z0-9._-], "
+                "start and end with a letter or digit, and contain no '..'"
+            )
+        self.backend = backend
+        self.prefix = prefix
+        self.location = location
+        self._connect = connect
+        self._timeout_s = timeout_s
+        self._cache_size = max(1, cache_size)
+        self._client: ClientAPI | None = None
+        self._closed = False
+        self._lock = threading.Lock()
+        self._handles: OrderedDict[str, Collection] = OrderedDict()
+        self._max_batch: int | None = None
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def from_settings(
+        cls, settings: VectorSettings, path: Path, *, timeout_s: float = 10.0, cache_size: int = 1024
+    ) -> ChromaIndex:
+        """Build the index the settings describe; ``path`` is the embedded directory (already resolved)."""
+        if settings.backend == "http":
+            return cls.http(
+                settings.host,
+                settings.port,
+                ssl=settings.ssl,
+                prefix=settings.collection_prefix,
+                timeout_s=timeout_s,
+                cache_size=cache_size,
+            )
+        return cls.embedded(path, prefix=settings.collection_prefix, cache_size=cache_size)
+
+    @classmethod
+    def embedded(cls, path: Path, *, prefix: str = "kindred", cache_size: int = 1024) -> ChromaIndex:
+        """Return an index stored in a local directory through Chroma's ``PersistentClient``."""
+
+        def connect() -> ClientAPI:
+            import chromadb
+
+            path.mkdir(parents=True, exist_ok=True)
+            return chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
+
+        location = str(path)
+        return cls(connect, backend=BACKEND_EMBEDDED, prefix=prefix, location=location, cache_size=cache_size)
+
+    @classmethod
+    def http(
+        cls,
+        host: str,
+        port: int,
+        *,
+        ssl: bool = False,
+        prefix: str = "kindred",
+        timeout_s: float = 10.0,
+        cache_size: int = 1024,
+    ) -> ChromaIndex:
+        """Return an index on a Chroma server through ``HttpClient``."""
+
+        def connect() -> ClientAPI:
+            import chromadb
+
+            client = chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=_chroma_settings())
+            _bound_http_timeout(client, timeout_s)
+            return client
+
+        scheme = "https" if ssl else "http"
+        return cls(
+            connect,
+            backend=BACKEND_HTTP,
+            prefix=prefix,
+            location=f"{scheme}://{host}:{port}",
+            timeout_s=timeout_s,
+            cache_size=cache_size,
+        )
+
+    # ------------------------------------------------------------------ naming
+
+    def collection_name(self, space: str, partition: Partition) -> str:
+        """Return the collection that holds one partition of one embedding space."""
+        return f"{self._space_prefix(space)}{encode_part(partition.user_key)}-{encode_part(partition.realm)}"
+
+    def _space_prefix(self, space: str) -> str:
+        if not _SPACE.match(space):
+            raise ValueError(f"an embedding space id must be 1-32 letters or digits, got {space!r}")
+        return f"{self.prefix}-{space}-"
+
+    def _parse(self, name: str) -> tuple[str, str, str] | None:
+        """Split one of our collection names into (space, user part, realm part); None if not ours."""
+        head = f"{self.prefix}-"
+        if not name.startswith(head):
+            return None
+        parts = name[len(head) :].split("-")
+        if len(parts) != 3:
+            return None
+        space, user, realm = parts
+        return space, user, realm
+
+    # ------------------------------------------------------------------ the VectorIndex API
+
+    async def upsert(self, space: str, partition: Partition, items: Sequence[VectorItem]) -> None:
+        """Insert or replace vectors in one partition, creating its collection when needed."""
+        if not items:
+            return
+        name = self.collection_name(space, partition)
+        # Last one wins for a repeated id, as a sequence of upserts would; Chroma rejects duplicates.
+        latest = {item.id: item for item in items}
+        ids = list(latest)
+        vectors = _matrix([latest[i].vector for i in ids])
+        metadatas = [dict(latest[i].metadata) or None for i in ids]
+        await self._run(lambda: self._upsert_sync(name, ids, vectors, metadatas))
+
+    async def query(
+        self,
+        space: str,
+        partitions: Sequence[Partition],
+        vector: Vectors | Sequence[float],
+        k: int,
+        where: dict[str, Any] | None = None,
+    ) -> list[VectorHit]:
+        """Return the k nearest items across the given partitions, nearest first."""
+        if k <= 0 or not partitions:
+            return []
+        names = list(dict.fromkeys(self.collection_name(space, p) for p in partitions))
+        query = _matrix([vector])
+        return await self._run(lambda: self._query_sync(names, query, k, where or None))
+
+    async def delete(self, space: str, partition: Partition, ids: Sequence[str]) -> None:
+        """Remove vectors by id from one partition (absent ids and partitions are fine)."""
+        if not ids:
+            # Never call Chroma's delete without ids: with no filter at all it is not a no-op everywhere.
+            return
+        name = self.collection_name(space, partition)
+        await self._run(lambda: self._delete_sync(name, list(ids)))
+
+    async def drop_user(self, user_key: str) -> int:
+        """Remove every partition of one person in every space; return how many collections went."""
+        user = encode_part(user_key)
+        return await self._run(lambda: self._drop_sync(lambda parsed: parsed[1] == user))
+
+    async def drop_space(self, space: str) -> int:
+        """Remove every collection of a space (after a reindex into a new one)."""
+        self._space_prefix(space)
+        return await self._run(lambda: self._drop_sync(lambda parsed: parsed[0] == space))
+
+    async def count(self, space: str | None = None) -> int:
+        """Return how many vectors are stored, in one space or in all of ours."""
+        if space is not None:
+            self._space_prefix(space)
+        return await self._run(lambda: self._count_sync(space))
+
+    async def ping(self) -> float:
+        """Return the round-trip time of a heartbeat in milliseconds, or raise VectorsUnavailable."""
+        return await self._run(self._ping_sync)
+
+    async def health(self) -> TierHealth:
+        """Report whether Chroma answers, and how fast."""
+        try:
+            latency = await self.ping()
+        except VectorsUnavailable as exc:
+            return TierHealth(tier="vectors", backend=self.backend, status=Status.DOWN, detail=str(exc))
+        return TierHealth(
+            tier="vectors",
+            backend=self.backend,
+            status=Status.OK,
+            latency_ms=latency,
+            extra={"location": self.location},
+        )
+
+    async def close(self) -> None:
+        """Release the client (for the embedded store: its files); the index cannot be used afterwards."""
+        with self._lock:
+            self._closed = True
+            client, self._client = self._client, None
+            self._handles.clear()
+        if client is not None:
+            await asyncio.to_thread(_close_client, client)
+
+    # ------------------------------------------------------------------ running calls
+
+    async def _run(self, call: Callable[[], T]) -> T:
+        # Chroma's Python API blocks; a worker thread keeps the event loop free.
+        work = asyncio.to_thread(self._guarded, call)
+        if self._timeout_s is None:
+            return await work
+        try:
+            return await asyncio.wait_for(work, self._timeout_s)
+        except TimeoutError as exc:
+            raise VectorsUnavailable(
+                f"Chroma at {self.location} did not answer within {self._timeout_s:g}s"
+            ) from exc
+
+    def _guarded(self, call: Callable[[], T]) -> T:
+        from chromadb.errors import AuthorizationError, ChromaAuthError, ChromaError, InternalError
+
+        try:
+            return call()
+        except VectorsUnavailable:
+            raise
+        except httpx.HTTPError as exc:
+            raise VectorsUnavailable(f"Chroma at {self.location} is unreachable: {exc}") from exc
+        except InternalError as exc:
+            # Embedded: a corrupt or unreadable store. Server: a failure on its side.
+            raise VectorsUnavailable(f"Chroma at {self.location} failed: {exc}") from exc
+        except (ChromaAuthError, AuthorizationError) as exc:
+            raise VectorsUnavailable(f"Chroma at {self.location} refused our credentials: {exc}") from exc
+        except ChromaError as exc:
+            if exc.code() >= 500 or exc.code() == 429:
+                raise VectorsUnavailable(f"Chroma at {self.location} failed: {exc}") from exc
+            # Anything else (a bad argument, a dimension mismatch) is a bug in the caller: let it show.
+            raise
+        except OSError as exc:
+            raise VectorsUnavailable(f"Chroma at {self.location} cannot be used: {exc}") from exc
+
+    def _get_client(self) -> ClientAPI:
+        with self._lock:
+            if self._closed:
+                raise VectorsUnavailable("the vector index is closed")
+            if self._client is not None:
+                return self._client
+            self._client = self._open_client()
+            return self._client
+
+    def _open_client(self) -> ClientAPI:
+        from chromadb.errors import ChromaError
+
+        try:
+            client = self._connect()
+        except (ChromaError, OSError, httpx.HTTPError) as exc:
+            raise VectorsUnavailable(f"cannot open Chroma at {self.location}: {exc}") from exc
+        except ValueError as exc:
+            # Chroma reports "Could not connect to a Chroma server" (and a clash of settings for one
+            # directory) as ValueError.
+            raise VectorsUnavailable(f"cannot open Chroma at {self.location}: {exc}") from exc
+        log.info("connected to %s at %s", self.backend, self.location)
+        return client
+
+    # ------------------------------------------------------------------ collection handles (LRU)
+
+    def _cached(self, name: str) -> Collection | None:
+        with self._lock:
+            handle = self._handles.get(name)
+            if handle is not None:
+                self._handles.move_to_end(name)
+            return handle
+
+    def _remember(self, name: str, handle: Collection) -> None:
+        with self._lock:
+            self._handles[name] = handle
+            self._handles.move_to_end(name)
+            while len(self._handles) > self._cache_size:
+                self._handles.popitem(last=False)
+
+    def _forget(self, name: str) -> None:
+        with self._lock:
+            self._handles.pop(name, None)
+
+    def _existing(self, name: str) -> Collection | None:
+        """Return the collection if it exists, without creating it."""
+        from chromadb.errors import NotFoundError
+
+        handle = self._cached(name)
+        if handle is not None:
+            return handle
+        try:
+            handle = self._get_client().get_collection(name, embedding_function=None)
+        except NotFoundError:
+            return None
+        self._remember(name, handle)
+        return handle
+
+    def _ensure(self, name: str) -> Collection:
+        handle = self._cached(name)
+        if handle is not None:
+            return handle
+        handle = self._get_client().get_or_create_collection(
+            name,
+            configuration=_COSINE,
+            embedding_function=None,
+        )
+        self._remember(name, handle)
+        return handle
+
+    def _with_collection(self, name: str, create: bool, action: Callable[[Collection], T], empty: T) -> T:
+        """Run an action on a collection, re-resolving once if another process dropped it under us."""
+        from chromadb.errors import NotFoundError
+
+        for attempt in range(2):
+            handle = self._ensure(name) if create else self._existing(name)
+            if handle is None:
+                return empty
+            try:
+                return action(handle)
+            except NotFoundError:
+                self._forget(name)
+                if attempt == 1:
+                    if create:
+                        raise
+                    return empty
+        return empty
+
+    # ------------------------------------------------------------------ sync bodies (worker thread)
+
+    def _batch_limit(self) -> int:
+        if self._max_batch is None:
+            self._max_batch = max(1, int(self._get_client().get_max_batch_size()))
+        return self._max_batch
+
+    def _upsert_sync(
+        self, name: str, ids: list[str], vectors: np.ndarray, metadatas: list[dict[str, Any] | None]
+    ) -> None:
+        step = self._batch_limit()
+
+        def write(handle: Collection) -> None:
+            for start in range(0, len(ids), step):
+                end = start + step
+                handle.upsert(
+                    ids=ids[start:end],
+                    embeddings=vectors[start:end],
+                    metadatas=metadatas[start:end],  # type: ignore[arg-type]
+                )
+
+        self._with_collection(name, True, write, None)
+
+    def _query_sync(
+        self, names: list[str], query: np.ndarray, k: int, where: dict[str, Any] | None
+    ) -> list[VectorHit]:
+        matches = _local_predicate(where) if where else None
+        hits: list[VectorHit] = []
+        for name in names:
+
+            def search(handle: Collection) -> list[VectorHit]:
+                if where and matches is not None:
+                    return _search_filtered_locally(handle, query, k, where, matches)
+                return _search(handle, query, k, where)
+
+            hits.extend(self._with_collection(name, False, search, []))
+        hits.sort(key=lambda hit: (hit.distance, hit.id))
+        return hits[:k]
+
+    def _delete_sync(self, name: str, ids: list[str]) -> None:
+        self._with_collection(name, False, lambda handle: handle.delete(ids=ids), None)
+
+    def _ours(self) -> Iterator[tuple[str, tuple[str, str, str]]]:
+        client = self._get_client()
+        offset = 0
+        while True:
+            page = client.list_collections(limit=_LIST_PAGE, offset=offset)
+            for collection in page:
+                parsed = self._parse(collection.name)
+                if parsed is not None:
+                    yield collection.name, parsed
+            if len(page) < _LIST_PAGE:
+                return
+            offset += len(page)
+
+    def _drop_sync(self, match: Callable[[tuple[str, str, str]], bool]) -> int:
+        from chromadb.errors import NotFoundError
+
+        # Collect first: deleting while paging would shift the offsets under us.
+        doomed = [name for name, parsed in self._ours() if match(parsed)]
+        client = self._get_client()
+        dropped = 0
+        for name in doomed:
+            self._forget(name)
+            try:
+                client.delete_collection(name)
+            except NotFoundError:
+                continue
+            dropped += 1
+        if dropped:
+            log.info("dropped %d vector collections", dropped)
+        return dropped
+
+    def _count_sync(self, space: str | None) -> int:
+        total = 0
+        for name, parsed in list(self._ours()):
+            if space is not None and parsed[0] != space:
+                continue
+            total += self._with_collection(name, False, lambda handle: int(handle.count()), 0)
+        return total
+
+    def _ping_sync(self) -> float:
+        client = self._get_client()
+        started = time.perf_counter()
+        client.heartbeat()
+        return (time.perf_counter() - started) * 1000.0
+
+
+def _chroma_settings() -> Any:
+    from chromadb.config import Settings
+
+    return Settings(anonymized_telemetry=False, allow_reset=False)
+
+
+def _bound_http_timeout(client: Any, timeout_s: float) -> None:
+    # Chroma's HTTP session has no timeout at all, so a hung server would hold a worker thread forever
+    # (and, one by one, every thread in the pool). There is no public setting; set it where the session
+    # lives, and leave it alone if a future release moves it (``_run`` still bounds the wait).
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if isinstance(session, httpx.Client):
+        session.timeout = httpx.Timeout(timeout_s)
+
+
+def _close_client(client: Any) -> None:
+    close = getattr(client, "close", None)
+    if callable(close):
+        try:
+            close()
+        except Exception:
+            log.warning("closing the Chroma client failed", exc_info=True)
+
+
+def _matrix(rows: Sequence[Any]) -> np.ndarray:
+    try:
+        matrix = np.asarray(rows, dtype=np.float32)
+    except ValueError as exc:
+        raise ValueError("vectors must all have the same length") from exc
+    if matrix.ndim == 3 and matrix.shape[1] == 1:
+        matrix = matrix.reshape(matrix.shape[0], matrix.shape[2])
+    if matrix.ndim != 2 or matrix.shape[1] == 0:
+        raise ValueError(f"expected one-dimensional vectors, got shape {matrix.shape[1:]}")
+    if not np.isfinite(matrix).all():
+        raise ValueError("vectors must not contain NaN or infinite values")
+    return matrix
+
+
+def _search(handle: Collection, query: np.ndarray, n: int, where: dict[str, Any] | None) -> list[VectorHit]:
+    result = handle.query(
+        query_embeddings=query,
+        n_results=n,
+        where=where,
+        include=["distances", "metadatas"],
+    )
+    return list(_hits(result))
+
+
+def _search_filtered_locally(
+    handle: Collection,
+    query: np.ndarray,
+    k: int,
+    where: dict[str, Any],
+    matches: Callable[[dict[str, Any]], bool],
+) -> list[VectorHit]:
+    """Over-fetch without ``where`` and filter here; fall back to Chroma's filter only when that falls short.
+
+    Embedded Chroma evaluates ``where`` against one SQLite table shared by every collection, so its cost
+    grows with the whole store (about 33 ms p50 at 100k vectors against 2.5 ms for the same query
+    unfiltered). The result is the same: if at least k of the n nearest match, they are the k nearest
+    matches; if the partition returned fewer than n, it had no more to give.
+    """
+    wanted = max(k * _OVERFETCH, _MIN_OVERFETCH)
+    nearest = _search(handle, query, wanted, None)
+    kept = [hit for hit in nearest if matches(hit.metadata)]
+    if len(kept) >= k or len(nearest) < wanted:
+        return kept[:k]
+    return _search(handle, query, k, where)
+
+
+def _local_predicate(where: dict[str, Any]) -> Callable[[dict[str, Any]], bool] | None:
+    """Return a Python test equivalent to a simple ``where``, or None when only Chroma should judge it."""
+    if len(where) != 1:
+        return None
+    ((key, condition),) = where.items()
+    if key == "$and":
+        if not isinstance(condition, list) or not condition:
+            return None
+        parts = [_local_predicate(part) if isinstance(part, dict) else None for part in condition]
+        if any(part is None for part in parts):
+            return None
+        checks = [part for part in parts if part is not None]
+        return lambda metadata: all(check(metadata) for check in checks)
+    if key.startswith("$"):
+        return None
+    if isinstance(condition, dict):
+        if len(condition) != 1:
+            return None
+        ((operator, operand),) = condition.items()
+        if operator == "$eq" and _plain(operand):
+            return lambda metadata: _same(metadata.get(key), operand)
+        if operator == "$in" and isinstance(operand, list) and operand and all(_plain(v) for v in operand):
+            return lambda metadata: any(_same(metadata.get(key), value) for value in operand)
+        return None
+    if _plain(condition):
+        return lambda metadata: _same(metadata.get(key), condition)
+    return None
+
+
+def _plain(value: Any) -> bool:
+    # Only strings and booleans: how Chroma compares ints with floats is not ours to second-guess.
+    return isinstance(value, str | bool)
+
+
+def _same(stored: Any, wanted: Any) -> bool:
+    # Type first, so True never equals 1.
+    return type(stored) is type(wanted) and stored == wanted
+
+
+def _hits(result: Any) -> Iterator[VectorHit]:
+    ids = (result.get("ids") or [[]])[0]
+    distances = (result.get("distances") or [[]])[0]
+    metadatas = (result.get("metadatas") or [[]])[0] or [None] * len(ids)
+    for item_id, distance, metadata in zip(ids, distances, metadatas, strict=False):
+        yield VectorHit(id=item_id, distance=float(distance), metadata=dict(metadata or {}))
