@@ -1,4 +1,4 @@
-"""The composition root: the one place that builds settings, storage and the platform clients."""
+"""The composition root: the one place that builds settings, storage, the LLM router and the pipeline."""
 
 from __future__ import annotations
 
@@ -6,34 +6,91 @@ import asyncio
 import logging
 import signal
 import sys
+import time
+from typing import Any
 
 from bot.config import Settings, require_secret
-from bot.errors import EXIT_CONFIG, EXIT_OK
+from bot.errors import EXIT_CONFIG, EXIT_OK, ConfigError
+from bot.llm import LLMRouter
 from bot.ops.http import OpsServer
+from bot.pipeline.pipeline import Pipeline
+from bot.reflection import Reflection, register_reflection
+from bot.scheduler import KindredScheduler
+from bot.scheduler.jobs import default_jobs
+from bot.worker import ProcessorRegistry, Worker
 from storage.health import Status, TierHealth
 from storage.service import StorageService
 
 log = logging.getLogger(__name__)
 
+NO_LLM = (
+    "no language model is configured: set OPENAI_API_KEY (for OpenAI), or llm.base_url / OPENAI_BASE_URL for "
+    "any OpenAI-compatible server, e.g. http://localhost:11434/v1 for Ollama (with llm.model)"
+)
+# How long in-flight replies get to finish on SIGTERM before the process exits anyway.
+SHUTDOWN_GRACE_S = 20.0
+
+
+def build_router(settings: Settings) -> LLMRouter:
+    """Return the LLM router, or raise ConfigError saying exactly what to set."""
+    if not settings.llm.chain():
+        raise ConfigError(NO_LLM)
+    return LLMRouter.from_settings(settings.llm)
+
+
+def build_reflection(
+    settings: Settings, storage: StorageService, llm: LLMRouter | None
+) -> tuple[ProcessorRegistry, Reflection]:
+    """Register every background processor; the bot and a standalone worker use the same set."""
+    registry = ProcessorRegistry()
+    reflection = register_reflection(
+        registry, storage, llm, settings.reflection, bot_name=settings.persona.name
+    )
+    return registry, reflection
+
 
 class Kindred:
-    """Everything a running Kindred holds: settings, storage and the ops endpoint."""
+    """Everything a running Kindred holds: settings, storage, LLM router, pipeline and ops endpoint."""
 
-    def __init__(self, settings: Settings, storage: StorageService) -> None:
+    def __init__(self, settings: Settings, storage: StorageService, llm: LLMRouter) -> None:
         self.settings = settings
         self.storage = storage
+        self.llm = llm
+        self.pipeline = Pipeline(storage, llm, settings)
+        self.registry, self.reflection = build_reflection(settings, storage, llm)
+        self.pipeline.after_turn.append(self.reflection.enqueue_reflection)
+        # The worker runs here by default; `kindred worker` processes can share the queue as well.
+        queue = settings.storage.queue
+        self.worker = Worker(storage.jobs, self.registry, queue) if queue.in_process else None
+        self.scheduler = KindredScheduler(
+            storage, settings.scheduler, default_jobs(storage, settings.scheduler)
+        )
         self.gateway_connected = False
         self._ops: OpsServer | None = None
 
     @classmethod
-    async def start(cls, settings: Settings) -> Kindred:
-        """Open storage and start the ops endpoint."""
+    async def start(cls, settings: Settings, *, ops: bool | None = None) -> Kindred:
+        """Open storage, build the router and pipeline, and start the ops endpoint."""
+        llm = build_router(settings)
         storage = await StorageService.open(settings.storage)
-        app = cls(settings, storage)
-        if settings.ops.http_enabled:
+        app = cls(settings, storage, llm)
+        if app.worker is not None:
+            app.worker.start()
+        await app.scheduler.start()
+        if settings.ops.http_enabled if ops is None else ops:
             app._ops = OpsServer(settings.ops.http_host, settings.ops.http_port, app.health)
             await app._ops.start()
         return app
+
+    async def _settle_queue(self, timeout_s: float) -> None:
+        # Work the last turns just queued (indexing what was said) is finished before the process goes,
+        # within a bounded wait; anything left stays queued for the next worker, never lost.
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            stats = await self.storage.jobs.stats()
+            if stats.ready == 0 and stats.in_flight == 0:
+                return
+            await asyncio.sleep(0.1)
 
     async def health(self) -> list[TierHealth]:
         """Report the storage tiers and the Discord gateway."""
@@ -48,14 +105,20 @@ class Kindred:
         )
         return parts
 
-    async def close(self) -> None:
-        """Stop the ops endpoint and close storage."""
+    async def close(self, grace_s: float = SHUTDOWN_GRACE_S) -> None:
+        """Finish in-flight turns (up to ``grace_s``), then close every client."""
+        await self.pipeline.drain(grace_s)
+        await self.scheduler.shutdown()
+        if self.worker is not None:
+            await self._settle_queue(self.settings.storage.queue.stop_grace_s)
+            await self.worker.stop()  # finishes the job in hand within the queue's grace, or hands it back
         if self._ops is not None:
             await self._ops.stop()
+        await self.llm.close()
         await self.storage.close()
 
 
-async def run_discord(settings: Settings) -> int:
+async def run_discord(settings: Settings, **client_options: Any) -> int:
     """Run the Discord bot until SIGTERM/SIGINT; return the process exit code."""
     import discord
 
@@ -63,10 +126,15 @@ async def run_discord(settings: Settings) -> int:
 
     token = require_secret(settings.discord.token, "discord.token")
     app = await Kindred.start(settings)
-    bot = KindredBot(app)
+    bot = KindredBot(app, **client_options)
     loop = asyncio.get_running_loop()
+
+    async def stop() -> None:
+        await app.pipeline.drain(SHUTDOWN_GRACE_S)
+        await bot.close()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
+        loop.add_signal_handler(sig, lambda: asyncio.ensure_future(stop()))
     try:
         await bot.start(token)
         return EXIT_OK

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import getpass
+import io
 import json
 import logging
 import sys
@@ -28,6 +31,13 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import run_discord  # imported here: discord.py is only needed for this command
 
     return await run_discord(settings)
+
+
+async def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
+    """Talk with Kindred in the terminal."""
+    from bot.platforms.console import run_console
+
+    return await run_console(settings, args.user)
 
 
 async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
@@ -106,6 +116,34 @@ async def cmd_healthcheck(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK if status in ("ok", "degraded") else EXIT_UNHEALTHY
 
 
+async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the reflection worker alone until SIGTERM/SIGINT, finishing or handing back its job."""
+    from bot.worker import serve
+
+    return await serve(settings.storage)
+
+
+async def cmd_jobs(settings: Settings, args: argparse.Namespace) -> int:
+    """Show the job queue's state and reflection's budgets, or send the dead letters back to the queue."""
+    from bot.reflection.budget import load_status, render_status, status_document
+    from bot.worker import queue_status
+
+    if args.action != "status":
+        return await queue_status(settings.storage, args.action, as_json=args.json, job_type=args.type)
+    if not args.json:
+        code = await queue_status(settings.storage, args.action, job_type=args.type)
+        print("\n".join(["", *render_status(await load_status(settings.storage))]))
+        return code
+    # queue_status prints one JSON document; reflection joins it as a field so the output stays one.
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = await queue_status(settings.storage, args.action, as_json=True, job_type=args.type)
+    body = json.loads(printed.getvalue())
+    body["reflection"] = status_document(await load_status(settings.storage))
+    print(json.dumps(body, indent=2, default=str))
+    return code
+
+
 def _progress_bar(stream: TextIO) -> Callable[[int, int], None]:
     def show(done: int, total: int) -> None:
         width = 30
@@ -117,10 +155,13 @@ def _progress_bar(stream: TextIO) -> Callable[[int, int], None]:
 
 COMMANDS: dict[str, tuple[Command, str]] = {
     "run": (cmd_run, "connect to Discord and serve"),
+    "chat": (cmd_chat, "talk with Kindred in this terminal"),
     "migrate": (cmd_migrate, "upgrade the database schema"),
     "doctor": (cmd_doctor, "check every configured part"),
     "reindex": (cmd_reindex, "rebuild the vector index from SQL"),
     "healthcheck": (cmd_healthcheck, "ask the running bot's /healthz (for container health checks)"),
+    "worker": (cmd_worker, "run the reflection worker alone (several may share the queue)"),
+    "jobs": (cmd_jobs, "show the job queue (status) or re-drive its dead letters (retry-dead)"),
 }
 
 
@@ -135,12 +176,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (_, help_text) in COMMANDS.items():
         cmd = sub.add_parser(name, help=help_text, description=help_text)
+        if name == "chat":
+            cmd.add_argument(
+                "--user", default=getpass.getuser(), help="who you are (default: your login name)"
+            )
         if name == "migrate":
             cmd.add_argument("--revision", default="head", help="target revision (default: head)")
         if name == "doctor":
             cmd.add_argument("--json", action="store_true", help="print JSON instead of a table")
         if name == "healthcheck":
             cmd.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for an answer")
+        if name == "jobs":
+            cmd.add_argument("action", choices=["status", "retry-dead"], help="what to do")
+            cmd.add_argument("--json", action="store_true", help="print JSON instead of a table")
+            cmd.add_argument("--type", help="retry-dead: only jobs of this type")
     return parser
 
 

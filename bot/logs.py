@@ -34,5 +34,12 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Third-party chatter at INFO would bury ours.
-    for noisy in ("discord.gateway", "httpx", "httpx2", "chromadb", "alembic.runtime.migration"):
+    for noisy in (
+        "discord.gateway",
+        "httpx",
+        "httpx2",
+        "chromadb",
+        "alembic.runtime.migration",
+        "apscheduler",
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 
 class Section(BaseModel):
@@ -56,12 +56,78 @@ class EmbeddingSettings(Section):
     batch_size: int = Field(default=64, ge=1)
 
 
+class QueueSettings(Section):
+    # auto: Redis Streams when the cache backend is Redis, else the SQL outbox alone. The outbox row is the
+    # durable record in every mode; the stream only makes dispatch fast.
+    backend: Literal["auto", "sql", "redis"] = "auto"
+    stream: str = "jobs"
+    group: str = "workers"
+    # Failures before a job moves to the dead letters (an outage reported as RetryLater never counts).
+    max_attempts: int = Field(default=5, ge=1)
+    backoff_base_s: float = Field(default=2.0, gt=0)
+    backoff_cap_s: float = Field(default=300.0, gt=0)
+    # How long a claimed job stays reserved; a live worker renews it, so only a dead one lets it lapse.
+    lease_s: float = Field(default=60.0, gt=0)
+    batch_max_size: int = Field(default=64, ge=1)
+    batch_max_wait_s: float = Field(default=0.05, ge=0)
+    # Finished jobs are kept this long: they answer duplicate enqueues and the throughput figures.
+    done_retention_s: float = Field(default=86_400.0, ge=0)
+    poll_interval_s: float = Field(default=1.0, gt=0)
+    # A pending job not picked up after this long is dispatched again (the stream may have lost it).
+    redrive_after_s: float = Field(default=60.0, gt=0)
+    sweep_interval_s: float = Field(default=30.0, gt=0)
+    # On SIGTERM a worker finishes its job within this time, otherwise hands it back.
+    stop_grace_s: float = Field(default=8.0, ge=0)
+    # Run a worker inside the bot process; turn off when separate ``kindred worker`` processes serve.
+    in_process: bool = True
+
+
+class CompressionSettings(Section):
+    """Memory tiers and compression: what goes cold, what is summarised and merged, the memory budget."""
+
+    enabled: bool = True
+    # A memory's importance halves every half_life_days since it was made (or last recalled); once below
+    # archive_below_importance, and at least min_age_days old, it leaves the vector index for the cold
+    # tier. Pinned memories never do.
+    half_life_days: float = Field(default=30.0, gt=0)
+    archive_below_importance: float = Field(default=0.15, ge=0, le=1)
+    min_age_days: float = Field(default=14.0, ge=0)
+    # Turns of closed sessions older than this (since recorded, or last recalled) go to the cold tier.
+    turn_cold_after_days: float = Field(default=14.0, ge=0)
+    # Closed sessions quiet for this long are summarised into episodic memories, turns staying in SQL.
+    summarise_after_days: float = Field(default=1.0, ge=0)
+    summary_importance: float = Field(default=0.4, ge=0, le=1)
+    summary_max_turns: int = Field(default=200, ge=2)
+    # Two memories of one person, realm, kind and speaker with cosine similarity at least this are merged.
+    duplicate_threshold: float = Field(default=0.93, gt=0, le=1)
+    # A vector partition that lost at least this share of its vectors to the cold tier is rebuilt, which
+    # is what gives the space back (deleted vectors otherwise keep their slots in the index files).
+    compact_min_fraction: float = Field(default=0.25, gt=0, le=1)
+    # Decoded cold vectors kept in memory per person, so recall need not re-read them on every query.
+    cold_cache_mb: int = Field(default=32, ge=0)
+    batch_size: int = Field(default=500, ge=1)
+    # Resident memory budget of the process in MB, 0 for none. Past shrink_at of it caches shrink and
+    # compression runs early; past drop_at caches are dropped.
+    memory_budget_mb: int = Field(default=0, ge=0)
+    budget_shrink_at: float = Field(default=0.75, gt=0, lt=1)
+    budget_drop_at: float = Field(default=0.90, gt=0, le=1)
+    budget_check_interval_s: float = Field(default=15.0, gt=0)
+
+    @model_validator(mode="after")
+    def _thresholds_in_order(self) -> CompressionSettings:
+        if self.budget_shrink_at >= self.budget_drop_at:
+            raise ValueError("budget_shrink_at must be below budget_drop_at")
+        return self
+
+
 class StorageSettings(Section):
     data_dir: Path = Field(default=Path("data"), validate_default=True)
     sql: SQLSettings = Field(default_factory=SQLSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     vectors: VectorSettings = Field(default_factory=VectorSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    queue: QueueSettings = Field(default_factory=QueueSettings)
+    compression: CompressionSettings = Field(default_factory=CompressionSettings)
 
     @field_validator("data_dir")
     @classmethod

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from storage.scope import Scope
+
 
 @dataclass(frozen=True, slots=True)
 class TurnRecord:
@@ -48,10 +50,20 @@ class MemoryRecord:
     realm: str
     source_turn_ids: list[int] = field(default_factory=list)
     superseded_by: int | None = None
+    # Structured extras: a versioned fact's ``key`` and ``value``; ``about`` when reported about another.
+    meta: dict[str, Any] = field(default_factory=dict)
 
     @property
     def current(self) -> bool:
         return self.valid_to is None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRef:
+    """One closed session of one person in one place (for the work that follows its end)."""
+
+    scope: Scope
+    conversation_id: int
 
 
 @dataclass(frozen=True, slots=True)

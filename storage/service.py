@@ -7,25 +7,28 @@ working on what is left and says so in ``health()``.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import re
 import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.cache import Cache, make_cache
 from storage.cache.base import RateDecision
-from storage.config import StorageSettings
+from storage.compression import ColdHit, CompressionReport, MemoryTiers, Summariser, quantise
+from storage.config import CompressionSettings, StorageSettings
 from storage.embedding import make_embedder
 from storage.embedding.base import Embedder, EmbeddingError, space_id
 from storage.health import Status, TierHealth
-from storage.records import MemoryRecord, Recalled, ReindexReport, TurnRecord
+from storage.queue import JobQueue, make_queue
+from storage.records import MemoryRecord, Recalled, ReindexReport, SessionRef, TurnRecord
 from storage.scope import Scope
 from storage.sql import migrate
 from storage.sql.engine import SQLUnavailable, backend_name, make_engine, ping, redacted, wait_until_ready
@@ -38,8 +41,20 @@ log = logging.getLogger(__name__)
 
 SPACE_KEY = "embedding_space"
 WINDOW_PREFIX = "win:"
+PLACE_PREFIX = "place:"
+REALMS_PREFIX = "realms:"
+REALMS_TTL_S = 60.0
+PLACE_TTL_S = 60.0
 # Conversations are touched at most this often; idle detection works in minutes, not milliseconds.
 TOUCH_EVERY_S = 60.0
+# Idle sessions are closed this many per transaction, so one sweep never holds a huge lock.
+IDLE_CLOSE_BATCH = 500
+LEASE_PREFIX = "lease:"
+STATUS_PREFIX = "status:"
+USAGE_PREFIX = "usage:"
+# Usage counters are updated under a cache lock held this long at most, tried this many times.
+USAGE_LOCK_TTL_S = 5.0
+USAGE_LOCK_TRIES = 50
 _WORD = re.compile(r"[\w']+", re.UNICODE)
 _STOP = frozenset(
     [
@@ -122,18 +137,31 @@ class StorageService:
         cache: Cache,
         vectors: VectorIndex,
         embedder: Embedder,
+        jobs: JobQueue | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
         self.cache = cache
         self.vectors = vectors
         self.embedder = embedder
+        # The durable background job queue (SQL outbox, with Redis Streams dispatch when configured).
+        self.jobs: JobQueue = jobs if jobs is not None else make_queue(settings, engine)
         self.space = space_id(embedder.model_id, embedder.dimension)
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, class_=AsyncSession)
         self._ids: OrderedDict[tuple[str, str, str | None, str | None], _Ids] = OrderedDict()
         self._conversations: dict[tuple[int, int], tuple[int, float]] = {}
         self._vectors_error: str | None = None
         self._space_note: str | None = None
+        # The memory tiers: the compact cold tier in SQL and the compression that fills it.
+        self.tiers = MemoryTiers(
+            self._sessions,
+            vectors,
+            embedder,
+            self.space,
+            settings.compression,
+            self.add_memory,
+            on_vectors_failed=self._vectors_failed,
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -145,6 +173,7 @@ class StorageService:
         embedder: Embedder | None = None,
         cache: Cache | None = None,
         vectors: VectorIndex | None = None,
+        jobs: JobQueue | None = None,
         migrate_schema: bool | None = None,
         require_schema: bool = True,
     ) -> StorageService:
@@ -161,22 +190,28 @@ class StorageService:
                 await migrate.upgrade(engine)
             elif require_schema:
                 await _require_current_schema(engine)
+            ready = await _ready_embedder(
+                embedder if embedder is not None else make_embedder(settings.embedding)
+            )
         except BaseException:
             await engine.dispose()
             raise
         service = cls(
             settings,
             engine,
-            cache or make_cache(settings.cache, stale_prefixes=(WINDOW_PREFIX,)),
-            vectors or make_vector_index(settings.vectors, settings.chroma_path()),
-            embedder or make_embedder(settings.embedding),
+            cache if cache is not None else make_cache(settings.cache, stale_prefixes=(WINDOW_PREFIX,)),
+            vectors if vectors is not None else make_vector_index(settings.vectors, settings.chroma_path()),
+            ready,
+            jobs,
         )
         await service._check_space()
         return service
 
     async def close(self) -> None:
         """Close every tier's connections."""
-        for closer in (self.cache.close, self.vectors.close):
+        # Promotions under way write to SQL and the index: let them land before either closes.
+        await self.tiers.settle()
+        for closer in (self.jobs.close, self.cache.close, self.vectors.close, self.embedder.close):
             try:
                 await closer()
             except Exception:  # a failing tier must not stop the others from closing
@@ -221,10 +256,17 @@ class StorageService:
 
     async def _readable_realms(self, uow: UnitOfWork, scope: Scope, user_id: int) -> list[str]:
         # Memories stay in their realm unless the person opted in to recall across servers and DMs.
-        settings = await uow.people.user_settings(user_id)
-        if settings.get("cross_realm_recall"):
-            return sorted({scope.realm, *await uow.people.realms_of(user_id)})
-        return [scope.realm]
+        # Cached (shared through Redis when configured) because every recall needs it; a realm the person
+        # first appears in shows up within REALMS_TTL_S, and changing the opt-in clears it at once.
+        key = f"{REALMS_PREFIX}{scope.user_key}:{scope.realm}"
+        cached = await self.cache.get(key)
+        if cached is not None:
+            return list(json.loads(cached))
+        realms = [scope.realm]
+        if (await uow.people.user_settings(user_id)).get("cross_realm_recall"):
+            realms = sorted({scope.realm, *await uow.people.realms_of(user_id)})
+        await self.cache.set(key, json.dumps(realms), ttl_s=REALMS_TTL_S)
+        return realms
 
     # ------------------------------------------------------------------ turns
 
@@ -248,35 +290,38 @@ class StorageService:
         when = created_at or utcnow()
         async with UnitOfWork(self._sessions) as uow:
             ids = await self._resolve(uow, scope, speaker if role == "user" else None)
-            if message_id is not None:
-                existing = await uow.conversations.turn_by_message(ids.user_id, message_id, role)
-                if existing is not None:
-                    return _turn_record(existing, scope)
             conversation_id = await self._conversation(uow, ids, scope, when)
-            row = Turn(
-                conversation_id=conversation_id,
-                user_id=ids.user_id,
-                scope_id=ids.scope_id,
-                realm=scope.realm,
-                role=role,
-                speaker=speaker,
-                text=text,
-                message_id=message_id,
-                created_at=when,
-                meta=meta or {},
-            )
-            try:
-                await uow.conversations.add_turn(row)
-                await uow.commit()
-            except IntegrityError:
-                # Another task recorded the same message between our check and our insert.
-                await uow.session.rollback()
-                assert message_id is not None
+            values: dict[str, Any] = {
+                "conversation_id": conversation_id,
+                "user_id": ids.user_id,
+                "scope_id": ids.scope_id,
+                "realm": scope.realm,
+                "role": role,
+                "speaker": speaker,
+                "text": text,
+                "message_id": message_id,
+                "created_at": when,
+                "meta": meta or {},
+            }
+            # One round trip: a message recorded before (a gateway replay) conflicts and inserts nothing.
+            turn_id = await uow.conversations.insert_turn(values)
+            if turn_id is None:
+                assert message_id is not None  # only the message-id constraint can conflict
                 existing = await uow.conversations.turn_by_message(ids.user_id, message_id, role)
-                if existing is None:
-                    raise
+                assert existing is not None
                 return _turn_record(existing, scope)
-        record = _turn_record(row, scope)
+            await uow.commit()
+        record = TurnRecord(
+            id=turn_id,
+            conversation_id=conversation_id,
+            role=role,
+            speaker=speaker,
+            text=text,
+            created_at=when,
+            message_id=message_id,
+            channel_id=scope.channel_id,
+            meta=dict(meta or {}),
+        )
         await self._mirror(scope, record)
         return record
 
@@ -286,10 +331,12 @@ class StorageService:
         now = time.monotonic()
         if cached is not None:
             conversation_id, touched = cached
-            if now - touched > TOUCH_EVERY_S:
-                await uow.conversations.touch(conversation_id, when)
+            if now - touched <= TOUCH_EVERY_S:
+                return conversation_id
+            if await uow.conversations.touch(conversation_id, when):
                 self._conversations[key] = (conversation_id, now)
-            return conversation_id
+                return conversation_id
+            # Another process's idle sweep closed it: this turn starts a new session.
         conversation_id = await uow.conversations.open_conversation(
             ids.user_id, ids.scope_id, scope.realm, when
         )
@@ -343,20 +390,86 @@ class StorageService:
         await self.cache.delete(_window_key(scope))
         return closed
 
+    async def close_idle_sessions(self, idle_s: float) -> int:
+        """Close every open session with no activity for ``idle_s`` seconds; return how many were closed."""
+        return len(await self.close_idle_sessions_detailed(idle_s))
+
+    async def close_idle_sessions_detailed(self, idle_s: float) -> list[SessionRef]:
+        """Close every open session idle for ``idle_s`` seconds; return which (e.g. to summarise them)."""
+        if idle_s <= 0:
+            raise ValueError("idle_s must be positive")
+        now = utcnow()
+        cutoff = now - timedelta(seconds=idle_s)
+        refs: list[SessionRef] = []
+        while True:
+            async with UnitOfWork(self._sessions) as uow:
+                closed = await uow.conversations.close_idle(cutoff, now, IDLE_CLOSE_BATCH)
+                await uow.commit()
+            keys = []
+            for c in closed:
+                self._conversations.pop((c.user_id, c.scope_id), None)
+                place = Scope(c.external_user_id, c.guild_id or None, c.channel_id or None, c.platform)
+                keys.append(_window_key(place))
+                refs.append(SessionRef(place, c.conversation_id))
+            if keys:
+                await self.cache.delete(*keys)
+            # A short batch means done; a session touched mid-sweep can also make one short, and whatever
+            # that leaves behind is closed by the next sweep.
+            if len(closed) < IDLE_CLOSE_BATCH:
+                return refs
+
+    async def session_turns(self, scope: Scope, conversation_id: int, limit: int = 500) -> list[TurnRecord]:
+        """Return up to ``limit`` newest turns of one of this person's sessions, oldest first."""
+        async with UnitOfWork(self._sessions) as uow:
+            ids = await self._resolve(uow, scope)
+            await uow.commit()
+            # The owner filter inside recent_turns makes another person's session id yield nothing.
+            rows = await uow.conversations.recent_turns(conversation_id, ids.user_id, limit)
+        return [_turn_record(row, scope) for row in rows if row.realm == scope.realm]
+
     async def index_turns(self, scope: Scope, turns: Sequence[TurnRecord]) -> int:
         """Embed turns and add them to the person's vector partition; return how many were indexed."""
-        items = [t for t in turns if t.text.strip()]
+        return await self.index_turn_groups([(scope, turns)])
+
+    async def index_turn_groups(self, groups: Sequence[tuple[Scope, Sequence[TurnRecord]]]) -> int:
+        """Index the turns of several people with one embedding call, each into its own partition."""
+        items = [(scope, t) for scope, turns in groups for t in turns if t.text.strip()]
         if not items:
             return 0
-        vectors = await self.embedder.embed([_turn_text(t.speaker, t.text) for t in items])
-        await self._upsert(
-            Partition(scope.user_key, scope.realm),
-            [
+        vectors = await self.embedder.embed([_turn_text(t.speaker, t.text) for _, t in items])
+        partitions: dict[Partition, list[VectorItem]] = defaultdict(list)
+        for (scope, t), vec in zip(items, vectors, strict=True):
+            partitions[Partition(scope.user_key, scope.realm)].append(
                 VectorItem(f"t{t.id}", vec.tolist(), {"kind": "turn", "at": t.created_at.timestamp()})
-                for t, vec in zip(items, vectors, strict=True)
-            ],
-        )
+            )
+        for partition, part in partitions.items():
+            await self._upsert(partition, part)
         return len(items)
+
+    async def turns_for_indexing(self, scope: Scope, turn_ids: Sequence[int]) -> list[TurnRecord]:
+        """Return the person's turns with these ids from this scope's realm (others' ids yield nothing)."""
+        async with UnitOfWork(self._sessions) as uow:
+            ids = await self._resolve(uow, scope)
+            await uow.commit()
+            rows = await uow.conversations.turns_by_ids(ids.user_id, [scope.realm], list(turn_ids))
+        return [_turn_record(row, scope) for row in sorted(rows, key=lambda r: r.id)]
+
+    async def enqueue_job(
+        self,
+        job_type: str,
+        key: str,
+        payload: dict[str, Any],
+        *,
+        scope: Scope | None = None,
+        urgent: bool = False,
+    ) -> bool:
+        """Enqueue a background job, owned by the scope's person (so forget-me removes it); False if known."""
+        user_id = None
+        if scope is not None:
+            async with UnitOfWork(self._sessions) as uow:
+                user_id = (await self._resolve(uow, scope)).user_id
+                await uow.commit()
+        return await self.jobs.enqueue(job_type, key, payload, user_id=user_id, urgent=urgent)
 
     # ------------------------------------------------------------------ memories
 
@@ -371,15 +484,43 @@ class StorageService:
         pinned: bool = False,
         source_turn_ids: Sequence[int] = (),
         valid_from: datetime | None = None,
+        key: str | None = None,
+        value: str | None = None,
+        meta: dict[str, Any] | None = None,
     ) -> MemoryRecord:
-        """Store a memory in SQL, then index it; an index failure leaves it for ``reindex``, never lost."""
+        """Store a memory in SQL, then index it; an index failure leaves it for ``reindex``, never lost.
+
+        A ``key`` makes it a versioned fact (``lives_in``, ``pet:name``): the person's current memory of the
+        same kind and key in this realm is superseded when its ``value`` differs (it gets ``valid_to`` and
+        ``superseded_by``; history is kept), and returned unchanged when the value is the same, so storing
+        one statement twice stores it once. An older statement than the current one is kept as history.
+        """
         if not text.strip():
             raise ValueError("a memory needs some text")
         if not 0.0 <= importance <= 1.0:
             raise ValueError(f"importance must be between 0 and 1, not {importance}")
         now = utcnow()
+        start = valid_from or now
+        extra = dict(meta or {})
+        if key is not None:
+            extra.update(key=key, value=value)
+        superseded: list[int] = []
         async with UnitOfWork(self._sessions) as uow:
             ids = await self._resolve(uow, scope)
+            versions = await uow.memories.with_key(ids.user_id, scope.realm, kind, key) if key else []
+            current = [v for v in versions if v.valid_to is None]
+            same = next(
+                (
+                    v
+                    for v in versions
+                    if _same_value(v.meta.get("value"), value)
+                    and (v.valid_to is None or v.valid_from == start)
+                ),
+                None,
+            )
+            if same is not None:
+                await uow.commit()  # keeps the person's row if this call created it
+                return _memory_record(same)
             row = await uow.memories.add(
                 Memory(
                     user_id=ids.user_id,
@@ -391,13 +532,33 @@ class StorageService:
                     importance=importance,
                     pinned=pinned,
                     created_at=now,
-                    valid_from=valid_from or now,
+                    valid_from=start,
                     source_turn_ids=list(source_turn_ids),
-                    meta={},
+                    meta=extra,
                 )
             )
+            newer = [v for v in current if v.valid_from > start]
+            if newer:
+                # Statements can be reflected out of order: one older than the current value is history.
+                row.valid_to = newer[0].valid_from
+                row.superseded_by = newer[0].id
+            else:
+                for version in current:
+                    version.valid_to = start
+                    version.superseded_by = row.id
+                    superseded.append(version.id)
             await uow.commit()
         record = _memory_record(row)
+        if superseded:
+            try:
+                await self.vectors.delete(
+                    self.space, Partition(scope.user_key, scope.realm), [f"m{i}" for i in superseded]
+                )
+            except VectorsUnavailable as exc:
+                # Recall re-reads hits from SQL and skips superseded memories; reindex drops the vectors.
+                self._vectors_failed(exc)
+        if not record.current:
+            return record  # history is kept in SQL only, like reindex does
         try:
             vector = (await self.embedder.embed([text]))[0]
             await self._upsert(
@@ -452,12 +613,69 @@ class StorageService:
             self._vectors_failed(exc)
         return True
 
+    async def user_settings(self, scope: Scope) -> dict[str, Any]:
+        """Return this person's settings (their choices and profile, e.g. the response style)."""
+        async with UnitOfWork(self._sessions) as uow:
+            ids = await self._resolve(uow, scope)
+            await uow.commit()
+            return await uow.people.user_settings(ids.user_id)
+
+    async def update_user_settings(self, scope: Scope, changes: dict[str, Any]) -> dict[str, Any]:
+        """Merge ``changes`` into this person's settings; return the result."""
+        async with UnitOfWork(self._sessions) as uow:
+            ids = await self._resolve(uow, scope)
+            merged = await uow.people.update_user_settings(ids.user_id, changes)
+            await uow.commit()
+        return merged
+
     async def set_cross_realm_recall(self, scope: Scope, enabled: bool) -> None:
         """Opt this person in to (or out of) recall across servers and DMs."""
         async with UnitOfWork(self._sessions) as uow:
             ids = await self._resolve(uow, scope)
             await uow.people.update_user_settings(ids.user_id, {"cross_realm_recall": enabled})
             await uow.commit()
+        await self.cache.delete_prefix(f"{REALMS_PREFIX}{scope.user_key}:")
+
+    # ------------------------------------------------------------------ places
+
+    async def place_settings(
+        self, platform: str, guild_id: str | None, channel_id: str | None, parent_id: str | None = None
+    ) -> dict[str, Any]:
+        """Return a place's effective settings: guild-wide, then the parent channel, then the channel.
+
+        Threads pass their parent channel as ``parent_id`` and so inherit its settings.
+        """
+        if guild_id is None:
+            return {}
+        key = f"{PLACE_PREFIX}{platform}:{guild_id}:{parent_id or '-'}:{channel_id or '-'}"
+        cached = await self.cache.get(key)
+        if cached is not None:
+            return dict(json.loads(cached))
+        levels = ["", *(c for c in (parent_id, channel_id) if c)]
+        async with UnitOfWork(self._sessions) as uow:
+            scope_ids = [await uow.people.ensure_scope(platform, guild_id, c or None) for c in levels]
+            await uow.commit()
+            merged: dict[str, Any] = {}
+            for settings in await uow.people.place_settings(scope_ids):
+                merged.update(settings)
+        await self.cache.set(key, json.dumps(merged), ttl_s=PLACE_TTL_S)
+        return merged
+
+    async def update_place_settings(
+        self, platform: str, guild_id: str, channel_id: str | None, changes: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Change a channel's settings (guild-wide when ``channel_id`` is None); None removes a key."""
+        async with UnitOfWork(self._sessions) as uow:
+            scope_id = await uow.people.ensure_scope(platform, guild_id, channel_id)
+            merged = await uow.people.update_place_settings(scope_id, changes)
+            await uow.commit()
+        await self.cache.delete_prefix(f"{PLACE_PREFIX}{platform}:{guild_id}:")
+        return merged
+
+    async def channels_with(self, platform: str, guild_id: str, key: str) -> list[tuple[str, Any]]:
+        """Return (channel id, value) for each channel of a guild with ``key`` set ('' is guild-wide)."""
+        async with UnitOfWork(self._sessions) as uow:
+            return await uow.people.places_with(platform, guild_id, key)
 
     # ------------------------------------------------------------------ recall
 
@@ -488,20 +706,29 @@ class StorageService:
             self.space, [Partition(scope.user_key, realm) for realm in realms], vector, k, where
         )
         self._vectors_ok()
+        # The cold tier is scored exactly from its quantised vectors, for the same person and realms.
+        cold = {
+            f"{c.kind[0]}{c.id}": c for c in await self.tiers.cold_hits(ids.user_id, realms, vector, k, kinds)
+        }
+        ranked = _merge_tiers([(hit.id, 1.0 - hit.distance) for hit in hits], cold, k)
         by_kind: dict[str, list[int]] = defaultdict(list)
-        for hit in hits:
-            by_kind["memory" if hit.id[0] == "m" else "turn"].append(int(hit.id[1:]))
+        for key, _ in ranked:
+            by_kind["memory" if key[0] == "m" else "turn"].append(int(key[1:]))
         # Re-read every hit from SQL with the owner filter: the index is derived and may be stale.
         async with UnitOfWork(self._sessions) as uow:
-            memories = {m.id: m for m in await uow.memories.by_ids(ids.user_id, realms, by_kind["memory"])}
+            memories = {
+                m.id: m
+                for m in await uow.memories.by_ids(ids.user_id, realms, by_kind["memory"])
+                if m.valid_to is None  # a superseded memory's vector may outlive it in the index
+            }
             turns = {
                 t.id: t for t in await uow.conversations.turns_by_ids(ids.user_id, realms, by_kind["turn"])
             }
         out: list[Recalled] = []
-        for hit in hits:
-            similarity = 1.0 - hit.distance
-            number = int(hit.id[1:])
-            if hit.id[0] == "m" and number in memories:
+        for key, similarity in ranked:
+            number = int(key[1:])
+            reasons = {"semantic": similarity, "cold": 1.0} if key in cold else {"semantic": similarity}
+            if key[0] == "m" and number in memories:
                 m = memories[number]
                 out.append(
                     Recalled(
@@ -510,12 +737,12 @@ class StorageService:
                         m.text,
                         m.created_at,
                         similarity,
-                        {"semantic": similarity},
+                        reasons,
                         m.speaker,
                         m.realm,
                     )
                 )
-            elif hit.id[0] == "t" and number in turns:
+            elif key[0] == "t" and number in turns:
                 t = turns[number]
                 out.append(
                     Recalled(
@@ -524,12 +751,23 @@ class StorageService:
                         t.text,
                         t.created_at,
                         similarity,
-                        {"semantic": similarity},
+                        reasons,
                         t.speaker,
                         t.realm,
                     )
                 )
+        self._promote(scope, ids, out, cold)
         return out
+
+    def _promote(self, scope: Scope, ids: _Ids, out: list[Recalled], cold: dict[str, ColdHit]) -> None:
+        # Recalled from the cold tier: back into the index, since the person is talking about it again. In
+        # the background: an index write takes tens of milliseconds that the reply need not wait for.
+        warmed = [
+            (cold[f"{r.kind[0]}{r.id}"], r.realm or scope.realm, r.created_at)
+            for r in out
+            if f"{r.kind[0]}{r.id}" in cold
+        ]
+        self.tiers.promote_soon(ids.user_id, scope.user_key, warmed)
 
     async def _lexical(
         self, ids: _Ids, realms: list[str], query: str, k: int, kinds: Sequence[str]
@@ -566,11 +804,77 @@ class StorageService:
 
     # ------------------------------------------------------------------ cache facade
 
+    async def first_time(self, kind: str, subject: str, ttl_s: float) -> bool:
+        """Return True the first time (kind, subject) is seen within ``ttl_s`` seconds, else False."""
+        # A lock that is never released is a seen-marker that expires by itself.
+        return await self.cache.acquire_lock(f"once:{kind}:{subject}", ttl_s) is not None
+
+    async def claim_message(self, scope: Scope, message_id: str) -> bool:
+        """Return True if this platform message was not handled before (gateway replays return False)."""
+        if not await self.first_time("msg", f"{scope.user_key}:{message_id}", ttl_s=86_400):
+            return False
+        # The cache may have lost its marker (restart, outage); SQL keeps every recorded message.
+        async with UnitOfWork(self._sessions) as uow:
+            ids = await self._resolve(uow, scope)
+            await uow.commit()
+            return await uow.conversations.turn_by_message(ids.user_id, message_id, "user") is None
+
     async def take_rate_tokens(
         self, bucket: str, subject: str, capacity: float, refill_per_s: float, cost: float = 1.0
     ) -> RateDecision:
         """Take tokens from the named bucket of a subject (a user key or a guild)."""
         return await self.cache.take_tokens(f"rl:{bucket}:{subject}", capacity, refill_per_s, cost)
+
+    async def count_usage(self, bucket: str, amount: float, ttl_s: float) -> float:
+        """Add ``amount`` to a usage counter that lives ``ttl_s`` seconds; return its total.
+
+        Counters live in the cache: losing it (an outage, a restart) resets them, which budgets accept.
+        """
+        key = f"{USAGE_PREFIX}{bucket}"
+        if amount == 0:
+            return _as_float(await self.cache.get(key))
+        # Read-add-write under a short lock, so workers sharing Redis do not lose each other's counts.
+        for _ in range(USAGE_LOCK_TRIES):
+            token = await self.cache.acquire_lock(f"{key}:lock", USAGE_LOCK_TTL_S)
+            if token is not None:
+                break
+            await asyncio.sleep(0.01)
+        try:
+            total = _as_float(await self.cache.get(key)) + amount
+            await self.cache.set(key, repr(total), ttl_s=max(ttl_s, 1.0))
+        finally:
+            if token is not None:
+                await self.cache.release_lock(f"{key}:lock", token)
+        return total
+
+    async def status_note(self, name: str) -> dict[str, Any] | None:
+        """Return the named status note a background feature keeps for operators (``jobs status``)."""
+        async with UnitOfWork(self._sessions) as uow:
+            return await uow.meta.get(_status_key(name))
+
+    async def put_status_note(self, name: str, value: dict[str, Any]) -> None:
+        """Replace the named status note (durable, so another process such as the CLI can read it)."""
+        async with UnitOfWork(self._sessions) as uow:
+            await uow.meta.put(_status_key(name), value)
+            await uow.commit()
+
+    # ------------------------------------------------------------------ leases
+
+    async def try_lease(self, name: str, holder: str, ttl_s: float) -> bool:
+        """Take the named lease for ``ttl_s`` seconds if free or expired, or renew it; return whether held."""
+        if ttl_s <= 0:
+            raise ValueError("ttl_s must be positive")
+        async with UnitOfWork(self._sessions) as uow:
+            held = await uow.meta.try_lease(_lease_key(name), holder, ttl_s)
+            await uow.commit()
+        return held
+
+    async def release_lease(self, name: str, holder: str) -> bool:
+        """Give up the named lease if ``holder`` holds it; return whether it did."""
+        async with UnitOfWork(self._sessions) as uow:
+            released = await uow.meta.release_lease(_lease_key(name), holder)
+            await uow.commit()
+        return released
 
     # ------------------------------------------------------------------ vector tier state
 
@@ -594,6 +898,29 @@ class StorageService:
 
     # ------------------------------------------------------------------ maintenance
 
+    async def compress(
+        self,
+        summariser: Summariser | None = None,
+        *,
+        now: datetime | None = None,
+        settings: CompressionSettings | None = None,
+    ) -> CompressionReport:
+        """Summarise quiet sessions, merge near-duplicate memories and move cold items to the compact tier.
+
+        Without a summariser sessions are left for a run that has one. Counts only, never text, are returned.
+        """
+        report = CompressionReport()
+        if self._space_note is not None:
+            report.errors.append("the index holds another embedding space: run `kindred reindex` first")
+            return report
+        try:
+            tiers = self.tiers if settings is None else self.tiers.configured(settings)
+            await tiers.compress(summariser, now=now, report=report)
+        except (VectorsUnavailable, EmbeddingError) as exc:
+            self._vectors_failed(exc)
+            report.errors.append(f"vector tier unavailable: {type(exc).__name__}")
+        return report
+
     async def reindex(
         self, progress: Callable[[int, int], None] | None = None, batch: int = 256
     ) -> ReindexReport:
@@ -607,7 +934,12 @@ class StorageService:
             async for mem_rows in uow.memories.iter_current(batch):
                 vectors = await self.embedder.embed([m.text for m, _ in mem_rows])
                 groups: dict[Partition, list[VectorItem]] = defaultdict(list)
+                # Cold items stay cold, re-quantised in the new space.
+                cold_rows: dict[int, bytes] = {}
                 for (m, user_key), vec in zip(mem_rows, vectors, strict=True):
+                    if m.cold_vector is not None:
+                        cold_rows[m.id] = quantise(vec)
+                        continue
                     groups[Partition(user_key, m.realm)].append(
                         VectorItem(
                             f"m{m.id}", vec.tolist(), {"kind": "memory", "at": m.created_at.timestamp()}
@@ -617,6 +949,7 @@ class StorageService:
                     await self.vectors.upsert(self.space, partition, items)
                 async with UnitOfWork(self._sessions) as writer:
                     await writer.memories.mark_indexed([m.id for m, _ in mem_rows], self.embedder.model_id)
+                    await writer.tiers.set_cold(Memory, cold_rows)
                     await writer.commit()
                 memories += len(mem_rows)
                 done += len(mem_rows)
@@ -625,12 +958,20 @@ class StorageService:
             async for turn_rows in uow.conversations.iter_turns(batch):
                 vectors = await self.embedder.embed([_turn_text(t.speaker, t.text) for t, _ in turn_rows])
                 groups = defaultdict(list)
+                cold_rows = {}
                 for (t, user_key), vec in zip(turn_rows, vectors, strict=True):
+                    if t.cold_vector is not None:
+                        cold_rows[t.id] = quantise(vec)
+                        continue
                     groups[Partition(user_key, t.realm)].append(
                         VectorItem(f"t{t.id}", vec.tolist(), {"kind": "turn", "at": t.created_at.timestamp()})
                     )
                 for partition, items in groups.items():
                     await self.vectors.upsert(self.space, partition, items)
+                if cold_rows:
+                    async with UnitOfWork(self._sessions) as writer:
+                        await writer.tiers.set_cold(Turn, cold_rows)
+                        await writer.commit()
                 turns += len(turn_rows)
                 done += len(turn_rows)
                 if progress:
@@ -644,6 +985,7 @@ class StorageService:
             await uow.commit()
         self._space_note = None
         self._vectors_ok()
+        self.tiers.cache.clear()  # decoded in the old space
         return ReindexReport(self.space, self.embedder.model_id, memories, turns, dropped)
 
     async def schema_revision(self) -> str | None:
@@ -703,6 +1045,18 @@ class StorageService:
         )
 
 
+async def _ready_embedder(embedder: Embedder) -> Embedder:
+    # An OpenAI-compatible endpoint says its dimension only when asked; the space id needs it up front.
+    try:
+        await embedder.probe()
+    except EmbeddingError as exc:
+        raise EmbeddingError(
+            f"the embedding provider did not answer ({exc}); make it reachable, or set "
+            "storage.embedding.dimensions so Kindred can start and fall back to SQL recall"
+        ) from exc
+    return embedder
+
+
 async def _require_current_schema(engine: AsyncEngine) -> None:
     revision = await migrate.current_revision(engine)
     head = migrate.head_revision()
@@ -716,6 +1070,52 @@ async def _require_current_schema(engine: AsyncEngine) -> None:
 def query_terms(text: str) -> list[str]:
     """Return the lower-cased content words of ``text``."""
     return [w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 1]
+
+
+async def read_status_note(engine: AsyncEngine, name: str) -> dict[str, Any] | None:
+    """Return a status note straight from the database (for the CLI, which opens no other tier)."""
+    sessions = async_sessionmaker(engine, expire_on_commit=False, class_=AsyncSession)
+    async with UnitOfWork(sessions) as uow:
+        return await uow.meta.get(_status_key(name))
+
+
+def _status_key(name: str) -> str:
+    key = f"{STATUS_PREFIX}{name}"
+    if not name or len(key) > 64:  # app_meta.key is VARCHAR(64)
+        raise ValueError(f"a status note name must be 1-{64 - len(STATUS_PREFIX)} characters")
+    return key
+
+
+def _as_float(raw: str | None) -> float:
+    try:
+        return float(raw) if raw is not None else 0.0
+    except ValueError:
+        return 0.0
+
+
+def _same_value(a: object, b: object) -> bool:
+    # "Lisbon" and "lisbon." are the same value; a fact that only changed its case is not news.
+    def norm(v: object) -> str:
+        return " ".join(re.sub(r"[^\w\s]", " ", str(v if v is not None else "")).casefold().split())
+
+    return norm(a) == norm(b)
+
+
+def _lease_key(name: str) -> str:
+    key = f"{LEASE_PREFIX}{name}"
+    if not name or len(key) > 64:  # app_meta.key is VARCHAR(64)
+        raise ValueError(f"a lease name must be 1-{64 - len(LEASE_PREFIX)} characters")
+    return key
+
+
+def _merge_tiers(
+    hot: Sequence[tuple[str, float]], cold: dict[str, ColdHit], k: int
+) -> list[tuple[str, float]]:
+    """Rank index hits and cold-tier hits together by similarity; an item in both counts once, as hot."""
+    scored = dict(hot)
+    for key, hit in cold.items():
+        scored.setdefault(key, hit.similarity)
+    return sorted(scored.items(), key=lambda kv: kv[1], reverse=True)[:k]
 
 
 def _window_key(scope: Scope) -> str:
@@ -755,4 +1155,5 @@ def _memory_record(row: Memory) -> MemoryRecord:
         realm=row.realm,
         source_turn_ids=[int(i) for i in row.source_turn_ids or []],
         superseded_by=row.superseded_by,
+        meta=dict(row.meta or {}),
     )

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from storage.config import SQLSettings
@@ -55,15 +55,42 @@ def make_engine(url: str, settings: SQLSettings) -> AsyncEngine:
         engine = create_async_engine(url, echo=settings.echo)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         echo=settings.echo,
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
-        pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={"timeout": 5, "command_timeout": 30},
     )
+    _ping_idle_connections(engine)
+    return engine
+
+
+# A connection used within this many seconds is trusted without a ping; an older one may have been cut by
+# a server restart or a firewall, so it is checked before use.
+PING_AFTER_IDLE_S = 10.0
+
+
+def _ping_idle_connections(engine: AsyncEngine) -> None:
+    # pool_pre_ping would cost a round trip (three statements with asyncpg) on every checkout, a third of a
+    # turn's write time; pinging only idle connections keeps restarts harmless for the common case.
+    dialect = engine.sync_engine.dialect
+
+    @event.listens_for(engine.sync_engine.pool, "checkin")
+    def _used(dbapi_conn: Any, record: Any) -> None:
+        record.info["used_at"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine.pool, "checkout")
+    def _check(dbapi_conn: Any, record: Any, proxy: Any) -> None:
+        if time.monotonic() - record.info.get("used_at", 0.0) < PING_AFTER_IDLE_S:
+            return
+        try:
+            alive = dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            raise DisconnectionError("idle connection failed its ping") from exc
+        if not alive:
+            raise DisconnectionError("idle connection failed its ping")
 
 
 async def ping(engine: AsyncEngine) -> float:

@@ -18,7 +18,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -88,6 +90,8 @@ class ScopeRow(Base):
     channel_id: Mapped[str] = mapped_column(String(64), default="")
     kind: Mapped[str] = mapped_column(String(8))  # "guild" or "dm"
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Per-place switches set by admins (ambient chat, persona...); the row with channel_id '' is guild-wide.
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
 
 
 class Conversation(Base):
@@ -103,6 +107,8 @@ class Conversation(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_active_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set once compression has summarised the session into episodic memories.
+    summarised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Turn(Base):
@@ -114,6 +120,21 @@ class Turn(Base):
         UniqueConstraint("user_id", "message_id", "role", name="uq_turns_message"),
         Index("ix_turns_conversation", "conversation_id", "id"),
         Index("ix_turns_user_realm_time", "user_id", "realm", "created_at"),
+        # Recall scans a person's cold turns; compression finds old hot ones. Partial, so each index only
+        # holds the rows its query wants.
+        Index(
+            "ix_turns_cold",
+            "user_id",
+            "realm",
+            sqlite_where=sql_text("cold_vector IS NOT NULL"),
+            postgresql_where=sql_text("cold_vector IS NOT NULL"),
+        ),
+        Index(
+            "ix_turns_hot",
+            "created_at",
+            sqlite_where=sql_text("cold_vector IS NULL AND role = 'user'"),
+            postgresql_where=sql_text("cold_vector IS NULL AND role = 'user'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -127,6 +148,10 @@ class Turn(Base):
     message_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Cold tier: the 8-bit quantised vector of an old turn that left the vector index.
+    cold_vector: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # When recall last brought the turn back from the cold tier; its age for compression counts from here.
+    recalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Memory(Base):
@@ -136,6 +161,13 @@ class Memory(Base):
     __table_args__ = (
         Index("ix_memories_user_realm_valid", "user_id", "realm", "valid_to"),
         Index("ix_memories_user_created", "user_id", "created_at"),
+        Index(
+            "ix_memories_cold",
+            "user_id",
+            "realm",
+            sqlite_where=sql_text("cold_vector IS NOT NULL"),
+            postgresql_where=sql_text("cold_vector IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -157,13 +189,21 @@ class Memory(Base):
     # Compact cold tier: an 8-bit quantised vector kept in SQL when the memory leaves the vector index.
     cold_vector: Mapped[bytes | None] = mapped_column(LargeBinary)
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # When recall last brought the memory back from the cold tier; its decay counts from here.
+    recalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Job(Base):
     """The SQL outbox: durable background jobs, keyed so that the same work is enqueued once."""
 
     __tablename__ = "job_outbox"
-    __table_args__ = (Index("ix_job_outbox_ready", "status", "available_at"),)
+    __table_args__ = (
+        Index("ix_job_outbox_ready", "status", "available_at"),
+        # Throughput figures and the pruning of finished jobs read by completion time.
+        Index("ix_job_outbox_done", "status", "done_at"),
+        # Forget-me removes a person's jobs, and deleting a user cascades here.
+        Index("ix_job_outbox_user", "user_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     job_key: Mapped[str] = mapped_column(String(200), unique=True)
@@ -178,3 +218,6 @@ class Job(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Urgent jobs are claimed first and never wait for a batch to fill.
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -7,10 +7,11 @@ method cannot be called without saying whose data it is after.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +22,19 @@ def _insert(session: AsyncSession, table: Any) -> Any:
     # Both dialects offer INSERT .. ON CONFLICT DO NOTHING, which makes "get or create" race-free.
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedSession:
+    """A session closed for idleness, with what the service needs to drop its cached state."""
+
+    user_id: int
+    scope_id: int
+    platform: str
+    external_user_id: str
+    guild_id: str
+    channel_id: str
+    conversation_id: int = 0
 
 
 class PeopleRepo:
@@ -63,6 +77,29 @@ class PeopleRepo:
         )
         assert found is not None
         return int(found)
+
+    async def place_settings(self, scope_ids: Sequence[int]) -> list[dict[str, Any]]:
+        """Return the settings of these places, in the order given."""
+        query = select(ScopeRow.id, ScopeRow.settings).where(ScopeRow.id.in_(scope_ids))
+        result = await self.s.execute(query)
+        rows: dict[int, dict[str, Any]] = {row[0]: row[1] for row in result.all()}
+        return [dict(rows.get(i) or {}) for i in scope_ids]
+
+    async def update_place_settings(self, scope_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+        """Merge ``changes`` into a place's settings (a None value removes the key); return the result."""
+        current = (await self.place_settings([scope_id]))[0]
+        merged = {k: v for k, v in {**current, **changes}.items() if v is not None}
+        await self.s.execute(update(ScopeRow).where(ScopeRow.id == scope_id).values(settings=merged))
+        return merged
+
+    async def places_with(self, platform: str, guild_id: str, key: str) -> list[tuple[str, Any]]:
+        """Return (channel_id, value) for every channel of a guild whose settings hold ``key``."""
+        rows = await self.s.execute(
+            select(ScopeRow.channel_id, ScopeRow.settings).where(
+                ScopeRow.platform == platform, ScopeRow.guild_id == guild_id
+            )
+        )
+        return [(channel, settings[key]) for channel, settings in rows.all() if settings and key in settings]
 
     async def user_settings(self, user_id: int) -> dict[str, Any]:
         """Return a person's settings mapping."""
@@ -124,19 +161,22 @@ class ConversationRepo:
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
-    async def touch(self, conversation_id: int, now: datetime) -> None:
-        """Record activity on a session (for idle detection)."""
-        await self.s.execute(
+    async def touch(self, conversation_id: int, now: datetime) -> bool:
+        """Record activity on an open session (for idle detection); False if it was closed meanwhile."""
+        later = case((Conversation.last_active_at < now, now), else_=Conversation.last_active_at)
+        result = await self.s.execute(
             update(Conversation)
-            .where(Conversation.id == conversation_id, Conversation.last_active_at < now)
-            .values(last_active_at=now)
+            .where(Conversation.id == conversation_id, Conversation.closed_at.is_(None))
+            .values(last_active_at=later)
         )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    async def add_turn(self, turn: Turn) -> Turn:
-        """Insert a turn and return it with its id."""
-        self.s.add(turn)
-        await self.s.flush()
-        return turn
+    async def insert_turn(self, values: dict[str, Any]) -> int | None:
+        """Insert a turn and return its id, or None when its platform message was recorded already."""
+        stmt = _insert(self.s, Turn).values(**values).on_conflict_do_nothing(
+            index_elements=["user_id", "message_id", "role"]
+        )
+        return await self.s.scalar(stmt.returning(Turn.id))
 
     async def turn_by_message(self, user_id: int, message_id: str, role: str) -> Turn | None:
         """Return the turn already recorded for a platform message, if any."""
@@ -204,6 +244,49 @@ class ConversationRepo:
             yield [(turn, f"{platform}.{external}") for turn, platform, external in rows]
             last = rows[-1][0].id
 
+    async def close_idle(self, cutoff: datetime, now: datetime, limit: int) -> list[ClosedSession]:
+        """Close up to ``limit`` open sessions last active before ``cutoff``; return the ones closed."""
+        rows = (
+            await self.s.execute(
+                select(
+                    Conversation.id,
+                    Conversation.user_id,
+                    Conversation.scope_id,
+                    User.platform,
+                    User.external_id,
+                    ScopeRow.guild_id,
+                    ScopeRow.channel_id,
+                )
+                .join(User, User.id == Conversation.user_id)
+                .join(ScopeRow, ScopeRow.id == Conversation.scope_id)
+                .where(Conversation.closed_at.is_(None), Conversation.last_active_at < cutoff)
+                .order_by(Conversation.id)
+                .limit(limit)
+            )
+        ).all()
+        if not rows:
+            return []
+        # The conditions are repeated so that a session touched since the select stays open.
+        closed = set(
+            await self.s.scalars(
+                update(Conversation)
+                .where(
+                    Conversation.id.in_([row.id for row in rows]),
+                    Conversation.closed_at.is_(None),
+                    Conversation.last_active_at < cutoff,
+                )
+                .values(closed_at=now)
+                .returning(Conversation.id)
+            )
+        )
+        return [
+            ClosedSession(
+                row.user_id, row.scope_id, row.platform, row.external_id, row.guild_id, row.channel_id, row.id
+            )
+            for row in rows
+            if row.id in closed
+        ]
+
 
 class MemoryRepo:
     """Memories, always within one person and a set of realms."""
@@ -245,6 +328,19 @@ class MemoryRepo:
         if current_only:
             stmt = stmt.where(Memory.valid_to.is_(None))
         rows = await self.s.scalars(stmt.order_by(Memory.id.desc()).limit(limit).offset(offset))
+        return list(rows)
+
+    async def with_key(self, user_id: int, realm: str, kind: str, key: str) -> list[Memory]:
+        """Return every version (current and superseded) of this person's keyed memory in one realm."""
+        rows = await self.s.scalars(
+            select(Memory)
+            .where(
+                self._owned(user_id, [realm]),
+                Memory.kind == kind,
+                Memory.meta["key"].as_string() == key,
+            )
+            .order_by(Memory.id)
+        )
         return list(rows)
 
     async def lexical(
@@ -319,3 +415,48 @@ class MetaRepo:
         else:
             row.value = value
             row.updated_at = utcnow()
+
+    async def db_epoch(self) -> float:
+        """Return the database server's clock in seconds since the epoch."""
+        dialect = self.s.bind.dialect.name if self.s.bind is not None else "sqlite"
+        if dialect == "postgresql":
+            now: Any = func.extract("epoch", func.clock_timestamp())
+        else:
+            now = (func.julianday("now") - 2440587.5) * 86400.0
+        found = await self.s.scalar(select(now))
+        assert found is not None
+        return float(found)
+
+    async def try_lease(self, key: str, holder: str, ttl_s: float) -> bool:
+        """Take the lease at ``key`` if it is free or expired, or renew it if ``holder`` has it."""
+        # One clock (the database's) decides expiry, so processes on hosts with skewed clocks still agree.
+        now = await self.db_epoch()
+        value = {"holder": holder, "expires_at": now + ttl_s}
+        inserted = await self.s.execute(
+            _insert(self.s, AppMeta)
+            .values(key=key, value=value, updated_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
+        if inserted.rowcount:  # type: ignore[attr-defined]
+            return True
+        # A conditional UPDATE is atomic on both backends: of two contenders for an expired lease, the
+        # second re-reads the row the first wrote and no longer matches.
+        renewed = await self.s.execute(
+            update(AppMeta)
+            .where(
+                AppMeta.key == key,
+                or_(
+                    AppMeta.value["holder"].as_string() == holder,
+                    AppMeta.value["expires_at"].as_float() < now,
+                ),
+            )
+            .values(value=value, updated_at=utcnow())
+        )
+        return bool(renewed.rowcount)  # type: ignore[attr-defined]
+
+    async def release_lease(self, key: str, holder: str) -> bool:
+        """Delete the lease at ``key`` if ``holder`` has it; return whether it did."""
+        result = await self.s.execute(
+            delete(AppMeta).where(AppMeta.key == key, AppMeta.value["holder"].as_string() == holder)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]

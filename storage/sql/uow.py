@@ -7,6 +7,7 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.sql.repositories import ConversationRepo, MemoryRepo, MetaRepo, PeopleRepo
+from storage.sql.tiers import TierRepo
 
 
 class UnitOfWork:
@@ -23,6 +24,7 @@ class UnitOfWork:
         self.conversations = ConversationRepo(self.session)
         self.memories = MemoryRepo(self.session)
         self.meta = MetaRepo(self.session)
+        self.tiers = TierRepo(self.session)
         return self
 
     async def __aexit__(

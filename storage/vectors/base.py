@@ -31,6 +31,15 @@ class VectorItem:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredVectors:
+    """Vectors read back from the index: ``vectors[i]`` belongs to ``ids[i]``."""
+
+    ids: list[str]
+    vectors: Vectors
+    metadatas: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
 class VectorHit:
     id: str
     distance: float  # cosine distance: 0 is identical
@@ -56,6 +65,14 @@ class VectorIndex(Protocol):
         ...
 
     async def delete(self, space: str, partition: Partition, ids: Sequence[str]) -> None: ...
+
+    async def get(self, space: str, partition: Partition, ids: Sequence[str] | None = None) -> StoredVectors:
+        """Return stored vectors: those with these ids (absent ones are left out), or all for None."""
+        ...
+
+    async def drop_partition(self, space: str, partition: Partition) -> bool:
+        """Remove one partition's collection; return whether it existed."""
+        ...
 
     async def drop_user(self, user_key: str) -> int:
         """Remove every partition of one person in every space; return how many collections went."""

@@ -11,10 +11,13 @@ import asyncio
 import hashlib
 import logging
 import re
+import shutil
+import sqlite3
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -24,7 +27,7 @@ import numpy as np
 from storage.config import VectorSettings
 from storage.embedding.base import Vectors
 from storage.health import Status, TierHealth
-from storage.vectors.base import Partition, VectorHit, VectorItem, VectorsUnavailable
+from storage.vectors.base import Partition, StoredVectors, VectorHit, VectorItem, VectorsUnavailable
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -40,6 +43,7 @@ BACKEND_HTTP = "chroma-http"
 
 _PREFIX = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,46}[A-Za-z0-9])?$")
 _SPACE = re.compile(r"^[A-Za-z0-9]{1,32}$")
+_SEGMENT_ID = re.compile(r"^[0-9a-fA-F-]{36}$")
 _KEEP = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 # Keeps the longest possible name (prefix 48 + space 32 + two parts + three dashes) under Chroma's 512.
 _MAX_PART = 200
@@ -83,6 +87,7 @@ class ChromaIndex:
         location: str = "",
         timeout_s: float | None = None,
         cache_size: int = 1024,
+        persist_path: Path | None = None,
     ) -> None:
         """Wrap a client factory; the client is made on first use so a down server does not stop startup."""
         if not _PREFIX.match(prefix) or ".." in prefix:
@@ -101,6 +106,13 @@ class ChromaIndex:
         self._lock = threading.Lock()
         self._handles: OrderedDict[str, Collection] = OrderedDict()
         self._max_batch: int | None = None
+        # The embedded store's directory, where dropping a collection also removes its index files.
+        self._persist_path = persist_path
+
+    @property
+    def reclaims_space(self) -> bool:
+        """Return whether dropping a collection gives its disk space back (the embedded store does)."""
+        return self._persist_path is not None
 
     # ------------------------------------------------------------------ construction
 
@@ -130,8 +142,14 @@ class ChromaIndex:
             path.mkdir(parents=True, exist_ok=True)
             return chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
 
-        location = str(path)
-        return cls(connect, backend=BACKEND_EMBEDDED, prefix=prefix, location=location, cache_size=cache_size)
+        return cls(
+            connect,
+            backend=BACKEND_EMBEDDED,
+            prefix=prefix,
+            location=str(path),
+            cache_size=cache_size,
+            persist_path=path,
+        )
 
     @classmethod
     def http(
@@ -221,6 +239,24 @@ class ChromaIndex:
             return
         name = self.collection_name(space, partition)
         await self._run(lambda: self._delete_sync(name, list(ids)))
+
+    async def get(self, space: str, partition: Partition, ids: Sequence[str] | None = None) -> StoredVectors:
+        """Return stored vectors: those with these ids (absent ones are left out), or all for None."""
+        empty = StoredVectors([], np.zeros((0, 0), dtype=np.float32), [])
+        if ids is not None and not ids:
+            return empty
+        name = self.collection_name(space, partition)
+        wanted = None if ids is None else list(dict.fromkeys(ids))
+
+        def read(handle: Collection) -> StoredVectors:
+            return _get_all(handle, wanted)
+
+        return await self._run(lambda: self._with_collection(name, False, read, empty))
+
+    async def drop_partition(self, space: str, partition: Partition) -> bool:
+        """Remove one partition's collection (compaction rebuilds it); return whether it existed."""
+        name = self.collection_name(space, partition)
+        return await self._run(lambda: self._drop_one_sync(name))
 
     async def drop_user(self, user_key: str) -> int:
         """Remove every partition of one person in every space; return how many collections went."""
@@ -443,20 +479,46 @@ class ChromaIndex:
                 return
             offset += len(page)
 
-    def _drop_sync(self, match: Callable[[tuple[str, str, str]], bool]) -> int:
+    def _drop_one_sync(self, name: str) -> bool:
         from chromadb.errors import NotFoundError
 
+        handle = self._existing(name)
+        self._forget(name)
+        if handle is None:
+            return False
+        leftovers = self._segment_dirs(str(handle.id))
+        try:
+            self._get_client().delete_collection(name)
+        except NotFoundError:
+            return False
+        for directory in leftovers:
+            shutil.rmtree(directory, ignore_errors=True)
+        return True
+
+    def _segment_dirs(self, collection_id: str) -> list[Path]:
+        """Return the on-disk index directories of one collection of the embedded store.
+
+        Chroma 1.x deletes a collection from its catalogue but leaves its HNSW directory behind (the garbage
+        collector that should remove it is not part of the embedded store; chroma-core/chroma#5259), so a
+        dropped partition, a forgotten person included, would stay on disk. Dropping removes them itself.
+        """
+        if self._persist_path is None:
+            return []
+        catalogue = self._persist_path / "chroma.sqlite3"
+        try:
+            with closing(sqlite3.connect(f"file:{catalogue}?mode=ro", uri=True)) as conn:
+                query = "SELECT id FROM segments WHERE collection = ?"
+                rows = conn.execute(query, (collection_id,)).fetchall()
+        except sqlite3.Error as exc:
+            log.debug("cannot list the segments of collection %s: %s", collection_id, exc)
+            return []
+        found = [self._persist_path / str(row[0]) for row in rows if _SEGMENT_ID.match(str(row[0]))]
+        return [path for path in found if path.is_dir()]
+
+    def _drop_sync(self, match: Callable[[tuple[str, str, str]], bool]) -> int:
         # Collect first: deleting while paging would shift the offsets under us.
         doomed = [name for name, parsed in self._ours() if match(parsed)]
-        client = self._get_client()
-        dropped = 0
-        for name in doomed:
-            self._forget(name)
-            try:
-                client.delete_collection(name)
-            except NotFoundError:
-                continue
-            dropped += 1
+        dropped = sum(1 for name in doomed if self._drop_one_sync(name))
         if dropped:
             log.info("dropped %d vector collections", dropped)
         return dropped
@@ -583,6 +645,32 @@ def _plain(value: Any) -> bool:
 def _same(stored: Any, wanted: Any) -> bool:
     # Type first, so True never equals 1.
     return type(stored) is type(wanted) and stored == wanted
+
+
+def _get_all(handle: Collection, ids: list[str] | None) -> StoredVectors:
+    # Paged, so a large partition never comes back in one response bigger than the server allows.
+    include: Any = ["embeddings", "metadatas"]
+    found_ids: list[str] = []
+    rows: list[np.ndarray] = []
+    metadatas: list[dict[str, Any]] = []
+    offset = 0
+    while True:
+        if ids is not None:
+            result = handle.get(ids=ids[offset : offset + _LIST_PAGE], include=include)
+        else:
+            result = handle.get(limit=_LIST_PAGE, offset=offset, include=include)
+        page = list(result.get("ids") or [])
+        if page:
+            rows.append(np.asarray(result.get("embeddings"), dtype=np.float32).reshape(len(page), -1))
+            raw: list[Any] = list(result.get("metadatas") or [])
+            raw += [None] * (len(page) - len(raw))
+            metadatas.extend(dict(m or {}) for m in raw)
+            found_ids.extend(page)
+        offset += _LIST_PAGE if ids is not None else len(page)
+        if (ids is not None and offset >= len(ids)) or (ids is None and len(page) < _LIST_PAGE):
+            break
+    vectors = np.concatenate(rows) if rows else np.zeros((0, 0), dtype=np.float32)
+    return StoredVectors(found_ids, vectors, metadatas)
 
 
 def _hits(result: Any) -> Iterator[VectorHit]:

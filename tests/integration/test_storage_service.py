@@ -277,6 +277,12 @@ class _OtherModel:
     async def embed(self, texts: Any) -> Any:
         return await self.inner.embed(texts)
 
+    async def probe(self) -> int:
+        return self.dimension
+
+    async def close(self) -> None:
+        return None
+
 
 async def test_changed_embedding_model_warns_until_reindexed(tmp_path: Path) -> None:
     settings = storage_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'k.db'}")
@@ -306,3 +312,77 @@ async def test_unreachable_sql_at_start_gives_up_after_bounded_retries(tmp_path:
     settings.sql.connect_retry_delay_s = 0.01
     with pytest.raises(SQLUnavailable, match="did not answer after 3 attempts"):
         await StorageService.open(settings)
+
+
+# ---------------------------------------------------------------- places
+
+
+async def test_channel_setting_overrides_the_guild_and_threads_inherit(storage: StorageService) -> None:
+    await storage.update_place_settings("discord", "1", None, {"ambient": False, "persona": {"name": "G"}})
+    await storage.update_place_settings("discord", "1", "10", {"ambient": True})
+    assert await storage.place_settings("discord", "1", "10") == {"ambient": True, "persona": {"name": "G"}}
+    assert (await storage.place_settings("discord", "1", "thread-5", parent_id="10"))["ambient"] is True
+    assert (await storage.place_settings("discord", "1", "11"))["ambient"] is False
+    assert await storage.place_settings("discord", None, "dm1") == {}
+
+
+async def test_place_setting_change_is_seen_at_once(storage: StorageService) -> None:
+    await storage.update_place_settings("discord", "1", "10", {"ambient": True})
+    assert (await storage.place_settings("discord", "1", "10"))["ambient"] is True  # now cached
+    await storage.update_place_settings("discord", "1", "10", {"ambient": None})
+    assert "ambient" not in await storage.place_settings("discord", "1", "10")
+    assert await storage.channels_with("discord", "1", "ambient") == []
+
+
+async def test_claim_message_is_true_once_even_after_the_cache_forgets(storage: StorageService) -> None:
+    assert await storage.claim_message(ALICE, "m-1") is True
+    assert await storage.claim_message(ALICE, "m-1") is False
+    await storage.record_turn(ALICE, "user", "hi", message_id="m-1")
+    await storage.cache.delete_prefix("once:")
+    assert await storage.claim_message(ALICE, "m-1") is False
+
+
+async def test_turn_after_another_process_closed_the_session_starts_a_new_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    monkeypatch.setattr("storage.service.TOUCH_EVERY_S", 0.0)  # re-check the cached session on every turn
+    settings = storage_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'k.db'}")
+    shard, sweeper = await StorageService.open(settings), await StorageService.open(settings)
+    try:
+        first = await shard.record_turn(
+            ALICE, "user", "one", created_at=datetime.now(UTC) - timedelta(hours=2)
+        )
+        assert await sweeper.close_idle_sessions(idle_s=3600) == 1
+        second = await shard.record_turn(ALICE, "user", "two")
+        assert second.conversation_id != first.conversation_id
+    finally:
+        await shard.close()
+        await sweeper.close()
+
+
+async def test_a_dropped_idle_postgres_connection_is_replaced(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncpg
+
+    from tests.conftest import PG_HOST, PG_PORT
+
+    monkeypatch.setattr("storage.sql.engine.PING_AFTER_IDLE_S", 0.0)  # treat every pooled connection as idle
+    storage = await StorageService.open(storage_settings(tmp_path, postgres_url))
+    try:
+        await storage.record_turn(ALICE, "user", "before")
+        admin = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user="postgres", database="test")
+        try:
+            killed = await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1",
+                postgres_url.rsplit("/", 1)[1],
+            )
+        finally:
+            await admin.close()
+        assert killed >= 1
+        await storage.record_turn(ALICE, "user", "after")
+        assert [t.text for t in await storage.recent_turns(ALICE)] == ["before", "after"]
+    finally:
+        await storage.close()

@@ -1,0 +1,1 @@
+"""The platform-neutral turn pipeline: from an incoming message to a delivered, recorded reply."""

@@ -1,0 +1,316 @@
+"""The turn pipeline: safety, limits, coalescing, record, context, reply, record, reflect.
+
+The person never waits for reflection: the reply is delivered and recorded, then a job is enqueued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.config import Settings
+from bot.llm import LLMRouter
+from bot.llm.errors import LLMError, StreamInterrupted
+from bot.llm.tokens import count_tokens
+from bot.pipeline.budget import fit, to_messages
+from bot.pipeline.context import (
+    AttachmentProvider,
+    ContextProvider,
+    PersonaProvider,
+    RecallProvider,
+    RecentTurnsProvider,
+    ReplyChainProvider,
+)
+from bot.pipeline.message import Attachment, ChainMessage, IncomingMessage, ReplySink, TurnInput
+from bot.reflection.procedural import StyleProvider
+from bot.safety.normalize import bound_length, normalize_text
+from storage.service import StorageService
+
+log = logging.getLogger(__name__)
+
+# Called after a turn is recorded (reply id None when no reply could be given), e.g. to enqueue reflection;
+# never awaited by the person.
+AfterTurn = Callable[[TurnInput, int, int | None], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What happened to one incoming message (for adapters, tests and metrics)."""
+
+    status: str  # replied, duplicate, merged, rate_limited, empty, failed
+    reply: str = ""
+    user_turn_id: int | None = None
+    reply_turn_id: int | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Burst:
+    messages: list[IncomingMessage]
+    sink: ReplySink
+    done: asyncio.Future[Outcome]
+
+
+class Pipeline:
+    """Turns incoming messages into delivered, remembered replies."""
+
+    def __init__(
+        self,
+        storage: StorageService,
+        llm: LLMRouter,
+        settings: Settings,
+        providers: list[ContextProvider] | None = None,
+    ) -> None:
+        self.storage = storage
+        self.llm = llm
+        self.settings = settings
+        self.limits = settings.pipeline
+        self.providers: list[ContextProvider] = (
+            providers
+            if providers is not None
+            else [
+                PersonaProvider(storage, settings.persona),
+                ReplyChainProvider(),
+                AttachmentProvider(),
+                RecallProvider(storage, settings.pipeline.recall_k),
+                RecentTurnsProvider(storage),
+                StyleProvider(storage),
+            ]
+        )
+        self.after_turn: list[AfterTurn] = []
+        self._bursts: dict[str, _Burst] = {}
+        self._user_locks: dict[str, asyncio.Lock] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        self._accepting = True
+
+    def register_provider(self, provider: ContextProvider) -> None:
+        """Add a feature's context provider."""
+        self.providers.append(provider)
+
+    # ------------------------------------------------------------------ entry
+
+    async def handle(self, message: IncomingMessage, sink: ReplySink) -> Outcome:
+        """Process one incoming message; returns when its turn has been answered (or merged into one)."""
+        if not self._accepting:
+            return Outcome("failed")
+        if not await self.storage.claim_message(message.scope, message.message_id):
+            return Outcome("duplicate")  # a gateway replay of a message already handled
+        if not await self._within_limits(message, sink):
+            return Outcome("rate_limited")
+        key = message.scope.conversation_key
+        burst = self._bursts.get(key)
+        if burst is not None:
+            burst.messages.append(message)
+            burst.sink = sink  # answer the newest message of the burst
+            await burst.done
+            return Outcome("merged")
+        burst = _Burst([message], sink, asyncio.get_running_loop().create_future())
+        self._bursts[key] = burst
+        try:
+            if self.limits.coalesce_window_s > 0:
+                await asyncio.sleep(self.limits.coalesce_window_s)
+        finally:
+            self._bursts.pop(key, None)
+        try:
+            outcome = await self._answer(burst)
+        except BaseException as exc:
+            if not burst.done.done():
+                burst.done.set_exception(exc)
+                burst.done.exception()  # mark retrieved: merged callers may be gone
+            raise
+        burst.done.set_result(outcome)
+        return outcome
+
+    async def _within_limits(self, message: IncomingMessage, sink: ReplySink) -> bool:
+        scope = message.scope
+        checks = [("user", scope.user_key, self.limits.user_burst, self.limits.user_messages_per_minute)]
+        if scope.guild_id is not None:
+            checks.append(
+                (
+                    "guild",
+                    f"g{scope.guild_id}",
+                    self.limits.guild_burst,
+                    self.limits.guild_messages_per_minute,
+                )
+            )
+        for bucket, subject, burst, per_minute in checks:
+            decision = await self.storage.take_rate_tokens(bucket, subject, burst, per_minute / 60.0)
+            if decision.allowed:
+                continue
+            # Tell the person once per cool-down, briefly; more notices would be spam of our own.
+            wait = max(1, round(decision.retry_after_s))
+            if await self.storage.first_time("rl-notice", f"{bucket}:{scope.user_key}", ttl_s=wait):
+                who = "you're" if bucket == "user" else "this server is"
+                await sink.notice(
+                    f"Slow down a little: {who} sending messages faster than I can keep up. "
+                    f"Try again in about {wait} s."
+                )
+            return False
+        return True
+
+    # ------------------------------------------------------------------ one turn
+
+    async def _answer(self, burst: _Burst) -> Outcome:
+        first = burst.messages[0]
+        scope = first.scope
+        lock = self._user_locks.setdefault(scope.user_key, asyncio.Lock())
+        async with lock:  # one reply in flight per person
+            return await self._run_turn(self._merge(burst), burst.sink)
+
+    def _merge(self, burst: _Burst) -> TurnInput:
+        texts: list[str] = []
+        notices: list[str] = []
+        attachments: list[Attachment] = []
+        chain: tuple[ChainMessage, ...] = ()
+        for message in burst.messages:
+            text = normalize_text(message.text)
+            if text:
+                texts.append(text)
+            attachments.extend(message.attachments)
+            notices.extend(a.note for a in message.attachments if a.note)
+            chain = chain or message.reply_chain
+        bounded = bound_length("\n".join(texts), self.limits.max_message_chars)
+        if bounded.notice:
+            notices.append(bounded.notice)
+        return TurnInput(
+            scope=burst.messages[0].scope,
+            author=burst.messages[0].author,
+            text=bounded.text,
+            message_ids=[m.message_id for m in burst.messages],
+            created_at=burst.messages[0].created_at,
+            reply_chain=tuple(chain),
+            attachments=tuple(attachments),
+            notices=notices,
+            parent_channel_id=burst.messages[0].parent_channel_id,
+        )
+
+    async def _run_turn(self, turn: TurnInput, sink: ReplySink) -> Outcome:
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        for notice in turn.notices:
+            await sink.notice(notice)
+        if not turn.text and not any(a.text or a.is_image for a in turn.attachments):
+            return Outcome("empty")
+        meta: dict[str, Any] = {"message_ids": turn.message_ids} if len(turn.message_ids) > 1 else {}
+        user_turn = await self.storage.record_turn(
+            turn.scope,
+            "user",
+            turn.text,
+            speaker=turn.author,
+            message_id=turn.message_id,
+            created_at=turn.created_at,
+            meta=meta,
+        )
+        timings["record_ms"] = _ms(start)
+        messages, images = await self._prompt(turn)
+        timings["context_ms"] = _ms(start) - timings["record_ms"]
+        await sink.typing()
+        chain = self.llm.candidates(images=images)
+        max_tokens = chain[0].settings.max_output_tokens if chain else None
+        llm_start = time.perf_counter()
+        try:
+            delivered = await sink.stream(
+                self._reply_stream(messages, max_tokens, images, timings, llm_start)
+            )
+        except StreamInterrupted as exc:
+            delivered = exc.partial
+            await sink.notice(str(exc))
+        except LLMError as exc:
+            log.warning("no reply for a turn: %s", type(exc).__name__)
+            await sink.notice(str(exc))
+            self._after(turn, user_turn.id, None)
+            return Outcome("failed", user_turn_id=user_turn.id, timings_ms=timings)
+        timings["llm_ms"] = _ms(llm_start)
+        reply_turn = await self.storage.record_turn(
+            turn.scope,
+            "assistant",
+            delivered,
+            speaker=self.settings.persona.name,
+            message_id=f"{turn.message_id}:reply",
+        )
+        self._after(turn, user_turn.id, reply_turn.id)
+        timings["total_ms"] = _ms(start)
+        return Outcome("replied", delivered, user_turn.id, reply_turn.id, timings)
+
+    async def _prompt(self, turn: TurnInput) -> tuple[list[dict[str, Any]], bool]:
+        chain = self.llm.candidates()
+        model = chain[0].settings if chain else None
+        window = model.context_window if model else self.settings.llm.context_window
+        output = model.max_output_tokens if model else 800
+        model_name = model.model if model else self.settings.llm.model
+        budget = max(256, window - output - self.limits.reserve_tokens - count_tokens(turn.text, model_name))
+        sections = []
+        for batch in await asyncio.gather(*(p.provide(turn) for p in self.providers)):
+            sections.extend(batch)
+        fitted = fit(sections, budget, lambda text: count_tokens(text, model_name))
+        messages: list[dict[str, Any]] = list(to_messages(fitted, turn.text))
+        images = [a for a in turn.attachments if a.is_image and a.url]
+        if images and self.llm.candidates(images=True):
+            messages[-1] = {
+                "role": "user",
+                "content": [{"type": "text", "text": turn.text or "(image)"}]
+                + [{"type": "image_url", "image_url": {"url": a.url}} for a in images],
+            }
+            return messages, True
+        return messages, False
+
+    async def _reply_stream(
+        self,
+        messages: list[dict[str, Any]],
+        max_tokens: int | None,
+        images: bool,
+        timings: dict[str, float],
+        started: float,
+    ) -> AsyncIterator[str]:
+        async with aclosing(self.llm.reply(messages, max_tokens=max_tokens, images=images)) as chunks:
+            first = True
+            async for chunk in chunks:
+                if first:
+                    timings["first_token_ms"] = _ms(started)
+                    first = False
+                yield chunk
+
+    # ------------------------------------------------------------------ background and shutdown
+
+    def _after(self, turn: TurnInput, user_turn_id: int, reply_turn_id: int | None) -> None:
+        for hook in self.after_turn:
+            self._spawn(hook(turn, user_turn_id, reply_turn_id))
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        async def run() -> None:
+            try:
+                await coro
+            except Exception:
+                log.exception("after-turn hook failed")
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self, timeout_s: float) -> None:
+        """Stop taking turns and wait (up to ``timeout_s``) for in-flight replies and hooks to finish."""
+        self._accepting = False
+
+        async def settle() -> None:
+            while (
+                self._bursts or self._background or any(lock.locked() for lock in self._user_locks.values())
+            ):
+                for lock in [lock for lock in self._user_locks.values() if lock.locked()]:
+                    async with lock:  # acquired once the in-flight reply releases it
+                        pass
+                waiters = [b.done for b in self._bursts.values()] + list(self._background)
+                if waiters:
+                    await asyncio.wait(waiters)
+
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(settle(), timeout_s)
+
+
+def _ms(since: float) -> float:
+    return (time.perf_counter() - since) * 1000

@@ -1,0 +1,120 @@
+"""The console adapter: ``kindred chat`` talks with Kindred in a terminal, same pipeline and storage."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import TextIO
+
+from bot.app import Kindred
+from bot.config import Settings
+from bot.errors import EXIT_OK
+from bot.pipeline.message import IncomingMessage
+from storage.scope import Scope
+
+HELP = """Commands:
+  /reset          start a fresh conversation (what Kindred remembers stays)
+  /memories       list what Kindred remembers about you
+  /forget ID      forget one memory
+  /help           this list
+  /quit           leave (Ctrl-D works too)"""
+
+
+class ConsoleSink:
+    """Print a reply as it streams in."""
+
+    def __init__(self, out: TextIO, name: str) -> None:
+        self.out = out
+        self.name = name
+
+    async def typing(self) -> None:
+        """Nothing to show: the reply starts streaming right away."""
+
+    async def stream(self, chunks: AsyncIterator[str]) -> str:
+        """Print each chunk as it arrives; return the whole reply."""
+        self.out.write(f"{self.name}: ")
+        parts = []
+        async for chunk in chunks:
+            parts.append(chunk)
+            self.out.write(chunk)
+            self.out.flush()
+        self.out.write("\n")
+        self.out.flush()
+        return "".join(parts)
+
+    async def notice(self, text: str) -> None:
+        """Print a notice on its own line."""
+        self.out.write(f"[{text}]\n")
+        self.out.flush()
+
+
+def console_scope(user: str) -> Scope:
+    """Return the Scope of a console user: their own DM-like conversation."""
+    safe = re.sub(r"[^A-Za-z0-9_.:-]", "_", user)[:64] or "you"
+    return Scope(user_id=safe, guild_id=None, channel_id="console", platform="console")
+
+
+async def run_console(
+    settings: Settings, user: str, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout
+) -> int:
+    """Chat in the terminal until /quit or end of input; return the exit code."""
+    app = await Kindred.start(settings, ops=False)
+    scope = console_scope(user)
+    sink = ConsoleSink(out, settings.persona.name)
+    interactive = stdin.isatty()
+    if interactive:
+        out.write(f"Talking with {settings.persona.name} as {user}. /help for commands.\n")
+    counter = 0
+    try:
+        while True:
+            if interactive:
+                out.write("> ")
+                out.flush()
+            line = await asyncio.to_thread(stdin.readline)
+            if not line:
+                break
+            text = line.rstrip("\n")
+            if not text.strip():
+                continue
+            if text.startswith("/"):
+                if not await _command(app, scope, text, out):
+                    break
+                continue
+            counter += 1
+            message_id = f"console-{datetime.now(UTC).timestamp():.6f}-{counter}"
+            incoming = IncomingMessage(message_id, scope, user, text, datetime.now(UTC))
+            await app.pipeline.handle(incoming, sink)
+    finally:
+        await app.close()
+    return EXIT_OK
+
+
+async def _command(app: Kindred, scope: Scope, text: str, out: TextIO) -> bool:
+    """Run a slash-style command; return False to leave."""
+    name, _, arg = text[1:].partition(" ")
+    if name in ("quit", "exit"):
+        return False
+    if name == "help":
+        out.write(HELP + "\n")
+    elif name == "reset":
+        await app.storage.end_session(scope)
+        out.write("[started a fresh conversation; what I remember about you stays]\n")
+    elif name == "memories":
+        memories = await app.storage.list_memories(scope)
+        out.write(
+            "\n".join(f"  #{m.id} {m.text}" for m in memories) + "\n" if memories else "[nothing yet]\n"
+        )
+    elif name == "forget":
+        if not arg.strip().isdigit():
+            out.write("[usage: /forget ID, with the number shown by /memories]\n")
+        elif await app.storage.delete_memory(scope, int(arg)):
+            out.write(f"[forgot #{arg.strip()}]\n")
+        else:
+            out.write(f"[no memory #{arg.strip()}]\n")
+    else:
+        out.write(f"[unknown command /{name}; /help lists them]\n")
+    out.flush()
+    return True

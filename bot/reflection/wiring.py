@@ -1,0 +1,83 @@
+"""Wiring: register the reflection processors with the worker and feed them after each turn."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.config import ReflectionSettings
+from bot.llm import LLMRouter
+from bot.pipeline.message import TurnInput
+from bot.reflection.budget import ReflectionBudget, ReflectionStatus
+from bot.reflection.episodic import EpisodicProcessor
+from bot.reflection.index import INDEX, IndexProcessor, enqueue_index
+from bot.reflection.jobs import EPISODIC, SEMANTIC, message_key, turn_payload
+from bot.reflection.procedural import PROCEDURAL, ProceduralProcessor, detect_style
+from bot.reflection.semantic import SemanticProcessor
+from bot.worker import ProcessorRegistry
+from storage.service import StorageService
+
+log = logging.getLogger(__name__)
+
+
+class Reflection:
+    """The reflection feature: its processors, and the after-turn hook that enqueues their jobs."""
+
+    def __init__(
+        self,
+        storage: StorageService,
+        llm: LLMRouter | None,
+        settings: ReflectionSettings,
+        *,
+        bot_name: str = "Kindred",
+    ) -> None:
+        self.storage = storage
+        self.llm = llm
+        self.settings = settings
+        self.budget = ReflectionBudget(storage, settings)
+        self.status = ReflectionStatus(storage)
+        self.semantic = SemanticProcessor(storage, llm, settings, self.budget, self.status)
+        self.episodic = EpisodicProcessor(storage, llm, settings, self.budget, self.status, bot_name)
+        self.procedural = ProceduralProcessor(storage)
+
+    def register(self, registry: ProcessorRegistry) -> None:
+        """Register index (unless already there), semantic, episodic and procedural processors."""
+        if registry.get(INDEX) is None:
+            registry.register(INDEX, IndexProcessor(self.storage), batch=True)
+        # Always registered, even when switched off: queued jobs then finish as no-ops instead of
+        # dead-lettering for want of a processor.
+        registry.register(SEMANTIC, self.semantic)
+        registry.register(EPISODIC, self.episodic)
+        registry.register(PROCEDURAL, self.procedural)
+
+    async def enqueue_reflection(self, turn: TurnInput, user_turn_id: int, reply_turn_id: int | None) -> None:
+        """Enqueue a turn's background work (once per message): indexing always, reflection when enabled.
+
+        ``reply_turn_id`` is None when no reply could be given; what the person said is still reflected on.
+        """
+        scope = turn.scope
+        ids = [i for i in (user_turn_id, reply_turn_id) if i is not None]
+        turns = await self.storage.turns_for_indexing(scope, ids)
+        await enqueue_index(self.storage, scope, turns)
+        if not self.settings.enabled:
+            return
+        key = message_key(scope, turn.message_id)
+        payload = turn_payload(scope, user_turn_id, reply_turn_id)
+        if self.settings.semantic_enabled and self.llm is not None:
+            await self.storage.enqueue_job(SEMANTIC, key, payload, scope=scope)
+        # The rules are cheap enough to run here, so a job is only queued for a turn that asks something.
+        if self.settings.procedural_enabled and not detect_style(turn.text).empty:
+            await self.storage.enqueue_job(PROCEDURAL, key, payload, scope=scope)
+
+
+def register_reflection(
+    registry: ProcessorRegistry,
+    storage: StorageService,
+    llm: LLMRouter | None,
+    settings: ReflectionSettings,
+    *,
+    bot_name: str = "Kindred",
+) -> Reflection:
+    """Register the reflection processors; return the feature, whose ``enqueue_reflection`` is the hook."""
+    reflection = Reflection(storage, llm, settings, bot_name=bot_name)
+    reflection.register(registry)
+    return reflection
