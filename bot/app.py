@@ -15,7 +15,8 @@ from bot.llm import LLMRouter
 from bot.ops.http import OpsServer
 from bot.pipeline.pipeline import Pipeline
 from bot.reflection import Reflection, register_reflection
-from bot.scheduler import KindredScheduler
+from bot.scheduler import KindredScheduler, compression_job
+from bot.scheduler.compression import CompressionRunner, MemoryBudget, storage_caches
 from bot.scheduler.jobs import default_jobs
 from bot.worker import ProcessorRegistry, Worker
 from storage.health import Status, TierHealth
@@ -65,6 +66,12 @@ class Kindred:
         self.scheduler = KindredScheduler(
             storage, settings.scheduler, default_jobs(storage, settings.scheduler)
         )
+        # Compression runs hourly under the scheduler lease, and early when the memory budget is tight.
+        self.compression = CompressionRunner(storage, llm, may_run_early=lambda: self.scheduler.is_leader)
+        self.scheduler.register(compression_job(self.compression))
+        self.memory_budget = MemoryBudget.from_settings(
+            settings.storage.compression, storage_caches(storage), self.compression.early
+        )
         self.gateway_connected = False
         self._ops: OpsServer | None = None
 
@@ -77,6 +84,7 @@ class Kindred:
         if app.worker is not None:
             app.worker.start()
         await app.scheduler.start()
+        app.memory_budget.start()
         if settings.ops.http_enabled if ops is None else ops:
             app._ops = OpsServer(settings.ops.http_host, settings.ops.http_port, app.health)
             await app._ops.start()
@@ -108,6 +116,7 @@ class Kindred:
     async def close(self, grace_s: float = SHUTDOWN_GRACE_S) -> None:
         """Finish in-flight turns (up to ``grace_s``), then close every client."""
         await self.pipeline.drain(grace_s)
+        await self.memory_budget.stop()
         await self.scheduler.shutdown()
         if self.worker is not None:
             await self._settle_queue(self.settings.storage.queue.stop_grace_s)

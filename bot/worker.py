@@ -32,6 +32,7 @@ from storage.queue import DeadJob, Job, JobQueue, QueueStats, RetryLater, backof
 
 if TYPE_CHECKING:
     from storage.config import StorageSettings
+    from storage.service import StorageService
 
 log = logging.getLogger(__name__)
 
@@ -388,14 +389,18 @@ class Worker:
             log.warning("job sweep failed: %s", describe_error(exc))
 
 
-async def serve(settings: StorageSettings) -> int:
-    """Run one worker alone until SIGTERM or SIGINT (``kindred worker``); return the exit code."""
-    from bot.reflection import default_registry
+async def serve(
+    settings: StorageSettings, registry_for: Callable[[StorageService], ProcessorRegistry]
+) -> int:
+    """Run one worker alone until SIGTERM or SIGINT (``kindred worker``); return the exit code.
+
+    ``registry_for`` builds the processors from the opened storage: the same set the bot registers.
+    """
     from storage.service import StorageService
 
     storage = await StorageService.open(settings)
     try:
-        worker = Worker(storage.jobs, default_registry(storage), settings.queue)
+        worker = Worker(storage.jobs, registry_for(storage), settings.queue)
         loop = asyncio.get_running_loop()
         stopping: list[asyncio.Task[None]] = []
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -98,6 +98,8 @@ class CompressionSettings(Section):
     summarise_after_days: float = Field(default=1.0, ge=0)
     summary_importance: float = Field(default=0.4, ge=0, le=1)
     summary_max_turns: int = Field(default=200, ge=2)
+    # Sessions summarised per run at most: a backlog is worked off over several runs, not in one burst.
+    summaries_per_run: int = Field(default=100, ge=0)
     # Two memories of one person, realm, kind and speaker with cosine similarity at least this are merged.
     duplicate_threshold: float = Field(default=0.93, gt=0, le=1)
     # A vector partition that lost at least this share of its vectors to the cold tier is rebuilt, which

@@ -684,8 +684,9 @@ class StorageService:
     ) -> list[Recalled]:
         """Return up to k memories and turns for ``query``, nearest first, from this person's readable realms.
 
-        Uses the vector index; when it is down (or holds another embedding space) falls back to SQL lexical
-        matching by recency.
+        Uses the vector index and the cold tier (old items' quantised vectors in SQL, promoted back into the
+        index when recalled); when the index is down (or holds another embedding space) falls back to SQL
+        lexical matching by recency.
         """
         async with UnitOfWork(self._sessions) as uow:
             ids = await self._resolve(uow, scope)
@@ -929,53 +930,64 @@ class StorageService:
             recorded = await uow.meta.get(SPACE_KEY)
             total = await uow.memories.count() + await uow.conversations.count_turns()
         await self.vectors.drop_space(self.space)
+        # Each batch is read, embedded and written in short transactions of its own, so a long reindex
+        # never holds the database (SQLite takes its write lock at BEGIN) while the bot keeps talking.
         done = memories = turns = 0
-        async with UnitOfWork(self._sessions) as uow:
-            async for mem_rows in uow.memories.iter_current(batch):
-                vectors = await self.embedder.embed([m.text for m, _ in mem_rows])
-                groups: dict[Partition, list[VectorItem]] = defaultdict(list)
-                # Cold items stay cold, re-quantised in the new space.
-                cold_rows: dict[int, bytes] = {}
-                for (m, user_key), vec in zip(mem_rows, vectors, strict=True):
-                    if m.cold_vector is not None:
-                        cold_rows[m.id] = quantise(vec)
-                        continue
-                    groups[Partition(user_key, m.realm)].append(
-                        VectorItem(
-                            f"m{m.id}", vec.tolist(), {"kind": "memory", "at": m.created_at.timestamp()}
-                        )
-                    )
-                for partition, items in groups.items():
-                    await self.vectors.upsert(self.space, partition, items)
+        last = 0
+        while True:
+            async with UnitOfWork(self._sessions) as uow:
+                mem_rows = await uow.memories.current_after(last, batch)
+            if not mem_rows:
+                break
+            last = mem_rows[-1][0].id
+            vectors = await self.embedder.embed([m.text for m, _ in mem_rows])
+            groups: dict[Partition, list[VectorItem]] = defaultdict(list)
+            # Cold items stay cold, re-quantised in the new space.
+            cold_rows: dict[int, bytes] = {}
+            for (m, user_key), vec in zip(mem_rows, vectors, strict=True):
+                if m.cold_vector is not None:
+                    cold_rows[m.id] = quantise(vec)
+                    continue
+                groups[Partition(user_key, m.realm)].append(
+                    VectorItem(f"m{m.id}", vec.tolist(), {"kind": "memory", "at": m.created_at.timestamp()})
+                )
+            for partition, items in groups.items():
+                await self.vectors.upsert(self.space, partition, items)
+            async with UnitOfWork(self._sessions) as writer:
+                await writer.memories.mark_indexed([m.id for m, _ in mem_rows], self.embedder.model_id)
+                await writer.tiers.set_cold(Memory, cold_rows)
+                await writer.commit()
+            memories += len(mem_rows)
+            done += len(mem_rows)
+            if progress:
+                progress(done, total)
+        last = 0
+        while True:
+            async with UnitOfWork(self._sessions) as uow:
+                turn_rows = await uow.conversations.turns_after(last, batch)
+            if not turn_rows:
+                break
+            last = turn_rows[-1][0].id
+            vectors = await self.embedder.embed([_turn_text(t.speaker, t.text) for t, _ in turn_rows])
+            groups = defaultdict(list)
+            cold_rows = {}
+            for (t, user_key), vec in zip(turn_rows, vectors, strict=True):
+                if t.cold_vector is not None:
+                    cold_rows[t.id] = quantise(vec)
+                    continue
+                groups[Partition(user_key, t.realm)].append(
+                    VectorItem(f"t{t.id}", vec.tolist(), {"kind": "turn", "at": t.created_at.timestamp()})
+                )
+            for partition, items in groups.items():
+                await self.vectors.upsert(self.space, partition, items)
+            if cold_rows:
                 async with UnitOfWork(self._sessions) as writer:
-                    await writer.memories.mark_indexed([m.id for m, _ in mem_rows], self.embedder.model_id)
-                    await writer.tiers.set_cold(Memory, cold_rows)
+                    await writer.tiers.set_cold(Turn, cold_rows)
                     await writer.commit()
-                memories += len(mem_rows)
-                done += len(mem_rows)
-                if progress:
-                    progress(done, total)
-            async for turn_rows in uow.conversations.iter_turns(batch):
-                vectors = await self.embedder.embed([_turn_text(t.speaker, t.text) for t, _ in turn_rows])
-                groups = defaultdict(list)
-                cold_rows = {}
-                for (t, user_key), vec in zip(turn_rows, vectors, strict=True):
-                    if t.cold_vector is not None:
-                        cold_rows[t.id] = quantise(vec)
-                        continue
-                    groups[Partition(user_key, t.realm)].append(
-                        VectorItem(f"t{t.id}", vec.tolist(), {"kind": "turn", "at": t.created_at.timestamp()})
-                    )
-                for partition, items in groups.items():
-                    await self.vectors.upsert(self.space, partition, items)
-                if cold_rows:
-                    async with UnitOfWork(self._sessions) as writer:
-                        await writer.tiers.set_cold(Turn, cold_rows)
-                        await writer.commit()
-                turns += len(turn_rows)
-                done += len(turn_rows)
-                if progress:
-                    progress(done, total)
+            turns += len(turn_rows)
+            done += len(turn_rows)
+            if progress:
+                progress(done, total)
         dropped: list[str] = []
         if recorded and recorded.get("space") not in (None, self.space):
             await self.vectors.drop_space(str(recorded["space"]))

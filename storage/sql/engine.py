@@ -32,6 +32,10 @@ def redacted(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+# How long an SQLite transaction waits for another to finish before giving up.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # WAL lets readers run beside the writer; NORMAL sync is durable across process crashes in WAL mode,
     # and foreign keys are off by default in SQLite.
@@ -40,10 +44,20 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
         "PRAGMA journal_mode=WAL",
         "PRAGMA synchronous=NORMAL",
         "PRAGMA foreign_keys=ON",
-        "PRAGMA busy_timeout=5000",
+        f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
     ):
         cursor.execute(pragma)
     cursor.close()
+    # The driver's own implicit BEGIN is deferred; _begin_immediate below issues the BEGIN instead.
+    dbapi_conn.isolation_level = None
+
+
+def _begin_immediate(conn: Any) -> None:
+    # A deferred transaction that reads and then writes cannot wait for another writer (SQLite refuses the
+    # lock upgrade with "database is locked" at once, whatever the busy timeout). Taking the write lock at
+    # BEGIN makes concurrent turns queue for it instead. Transactions here are short (one turn, one batch),
+    # so serialising them costs little.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, settings: SQLSettings) -> AsyncEngine:
@@ -54,6 +68,7 @@ def make_engine(url: str, settings: SQLSettings) -> AsyncEngine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, echo=settings.echo)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine
     engine = create_async_engine(
         url,

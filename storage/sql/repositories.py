@@ -6,7 +6,7 @@ method cannot be called without saying whose data it is after.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -173,8 +173,10 @@ class ConversationRepo:
 
     async def insert_turn(self, values: dict[str, Any]) -> int | None:
         """Insert a turn and return its id, or None when its platform message was recorded already."""
-        stmt = _insert(self.s, Turn).values(**values).on_conflict_do_nothing(
-            index_elements=["user_id", "message_id", "role"]
+        stmt = (
+            _insert(self.s, Turn)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["user_id", "message_id", "role"])
         )
         return await self.s.scalar(stmt.returning(Turn.id))
 
@@ -226,23 +228,18 @@ class ConversationRepo:
         """Return how many turns are stored in all."""
         return int(await self.s.scalar(select(func.count()).select_from(Turn)) or 0)
 
-    async def iter_turns(self, batch: int) -> AsyncIterator[list[tuple[Turn, str]]]:
-        """Yield every person-authored turn with its owner's user key, in id order, ``batch`` at a time."""
-        last = 0
-        while True:
-            rows = (
-                await self.s.execute(
-                    select(Turn, User.platform, User.external_id)
-                    .join(User, User.id == Turn.user_id)
-                    .where(Turn.id > last, Turn.role == "user")
-                    .order_by(Turn.id)
-                    .limit(batch)
-                )
-            ).all()
-            if not rows:
-                return
-            yield [(turn, f"{platform}.{external}") for turn, platform, external in rows]
-            last = rows[-1][0].id
+    async def turns_after(self, last_id: int, batch: int) -> list[tuple[Turn, str]]:
+        """Return the next ``batch`` person-authored turns after ``last_id``, with their owner's user key."""
+        rows = (
+            await self.s.execute(
+                select(Turn, User.platform, User.external_id)
+                .join(User, User.id == Turn.user_id)
+                .where(Turn.id > last_id, Turn.role == "user")
+                .order_by(Turn.id)
+                .limit(batch)
+            )
+        ).all()
+        return [(turn, f"{platform}.{external}") for turn, platform, external in rows]
 
     async def close_idle(self, cutoff: datetime, now: datetime, limit: int) -> list[ClosedSession]:
         """Close up to ``limit`` open sessions last active before ``cutoff``; return the ones closed."""
@@ -377,23 +374,18 @@ class MemoryRepo:
         """Return how many memories are stored in all."""
         return int(await self.s.scalar(select(func.count()).select_from(Memory)) or 0)
 
-    async def iter_current(self, batch: int) -> AsyncIterator[list[tuple[Memory, str]]]:
-        """Yield every current memory with its owner's user key, in id order, ``batch`` at a time."""
-        last = 0
-        while True:
-            rows = (
-                await self.s.execute(
-                    select(Memory, User.platform, User.external_id)
-                    .join(User, User.id == Memory.user_id)
-                    .where(Memory.id > last, Memory.valid_to.is_(None))
-                    .order_by(Memory.id)
-                    .limit(batch)
-                )
-            ).all()
-            if not rows:
-                return
-            yield [(mem, f"{platform}.{external}") for mem, platform, external in rows]
-            last = rows[-1][0].id
+    async def current_after(self, last_id: int, batch: int) -> list[tuple[Memory, str]]:
+        """Return the next ``batch`` current memories after ``last_id``, with their owner's user key."""
+        rows = (
+            await self.s.execute(
+                select(Memory, User.platform, User.external_id)
+                .join(User, User.id == Memory.user_id)
+                .where(Memory.id > last_id, Memory.valid_to.is_(None))
+                .order_by(Memory.id)
+                .limit(batch)
+            )
+        ).all()
+        return [(mem, f"{platform}.{external}") for mem, platform, external in rows]
 
 
 class MetaRepo:

@@ -213,8 +213,10 @@ class TierRepo:
 
     # ------------------------------------------------------------ session summaries
 
-    async def sessions_to_summarise(self, cutoff: datetime, limit: int) -> list[SessionToSummarise]:
-        """Return closed sessions quiet since ``cutoff`` that were never summarised, oldest first."""
+    async def sessions_to_summarise(
+        self, cutoff: datetime, after_id: int, limit: int
+    ) -> list[SessionToSummarise]:
+        """Return the next closed sessions quiet since ``cutoff`` that were never summarised, in id order."""
         rows = await self.s.execute(
             select(
                 Conversation.id,
@@ -229,6 +231,7 @@ class TierRepo:
             .join(User, User.id == Conversation.user_id)
             .join(ScopeRow, ScopeRow.id == Conversation.scope_id)
             .where(
+                Conversation.id > after_id,
                 Conversation.closed_at.is_not(None),
                 Conversation.summarised_at.is_(None),
                 Conversation.last_active_at < cutoff,

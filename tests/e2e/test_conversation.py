@@ -21,10 +21,21 @@ FENCE = re.compile(r"^```", re.MULTILINE)
 
 
 def make_settings(
-    data_dir: Path, openai: FakeOpenAI, models: list[str] | None = None, **pipeline: Any
+    data_dir: Path,
+    openai: FakeOpenAI,
+    models: list[str] | None = None,
+    vision: tuple[str, ...] = (),
+    **pipeline: Any,
 ) -> Settings:
     chain = [
-        LLMModelSettings(name=name, base_url=openai.base_url, model=name, api_key="test", timeout_s=2.0)
+        LLMModelSettings(
+            name=name,
+            base_url=openai.base_url,
+            model=name,
+            api_key="test",
+            timeout_s=2.0,
+            vision=name in vision,
+        )
         for name in (models or ["chat-a"])
     ]
     return Settings(
@@ -341,3 +352,55 @@ async def test_a_fact_from_session_one_reaches_the_model_after_a_restart(
     request = replies(openai_server)[-1]
     assert "Biscuit turned five" in str(request.messages[0]["content"])  # recalled, not in the window
     assert all("Biscuit" not in str(m["content"]) for m in request.messages[1:])
+
+
+async def test_text_attachment_is_read_into_the_prompt_and_binary_is_explained(
+    start_bot: Any, fake_discord: FakeDiscord, openai_server: FakeOpenAI
+) -> None:
+    openai_server.configure("chat-a", reply="Nice recipe.")
+    scene = fake_discord.scene
+    dm = fake_discord.dm_channel(scene.alice)
+    async with start_bot():
+        await fake_discord.send_message(
+            dm,
+            scene.alice,
+            "what do you think?",
+            attachments=[
+                ("recipe.txt", b"Two eggs, a cup of flour, a pinch of salt."),
+                ("blob.bin", b"\x00\x01"),
+            ],
+        )
+        notice = await reply_in(fake_discord, dm, lambda m: "blob.bin" in m.content)
+        await reply_in(fake_discord, dm, "Nice recipe.")
+    assert "not a text file" in notice.content
+    assert "a pinch of salt" in last_prompt(openai_server)
+
+
+async def test_image_goes_to_the_vision_model(
+    start_bot: Any, fake_discord: FakeDiscord, openai_server: FakeOpenAI
+) -> None:
+    openai_server.configure("chat-a", reply="text model")
+    openai_server.configure("chat-v", reply="I see a cat.")
+    scene = fake_discord.scene
+    dm = fake_discord.dm_channel(scene.alice)
+    async with start_bot(models=["chat-a", "chat-v"], vision=("chat-v",)):
+        await fake_discord.send_message(dm, scene.alice, "look", attachments=[("cat.png", b"\x89PNG fake")])
+        await reply_in(fake_discord, dm, "I see a cat.")
+    request = replies(openai_server)[-1]
+    assert request.model == "chat-v"
+    parts = request.messages[-1]["content"]
+    assert any(p.get("type") == "image_url" and p["image_url"]["url"].endswith("/cat.png") for p in parts)
+
+
+async def test_typing_shows_and_long_replies_stream_by_edits(
+    start_bot: Any, fake_discord: FakeDiscord, openai_server: FakeOpenAI
+) -> None:
+    text = "A streamed answer that arrives in pieces. " * 6
+    openai_server.configure("chat-a", reply=text, chunk_chars=20, chunk_delay_s=0.25)
+    scene = fake_discord.scene
+    dm = fake_discord.dm_channel(scene.alice)
+    async with start_bot():
+        await fake_discord.send_message(dm, scene.alice, "tell me something")
+        reply = await reply_in(fake_discord, dm, text.strip())
+    assert fake_discord.calls("POST", rf"/channels/{dm.id}/typing")
+    assert 1 <= len(reply.edits) <= 6  # streamed (edited as text arrived), at most about once a second

@@ -155,3 +155,53 @@ def test_every_command_has_help(command: str) -> None:
     result = kindred(command, "--help")
     assert result.returncode == EXIT_OK
     assert command in result.stdout
+
+
+def test_worker_command_runs_queued_jobs_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    import asyncio
+    import signal
+    import time
+
+    from bot.reflection import enqueue_index
+    from storage.config import StorageSettings
+    from storage.scope import Scope
+    from storage.service import StorageService
+
+    scope = Scope(user_id="7", channel_id="dm7")
+
+    async def seed() -> None:
+        storage = await StorageService.open(StorageSettings(data_dir=tmp_path / "data"))
+        try:
+            turn = await storage.record_turn(scope, "user", "I keep bees on my roof", message_id="m1")
+            assert await enqueue_index(storage, scope, [turn])
+        finally:
+            await storage.close()
+
+    async def indexed() -> bool:
+        storage = await StorageService.open(StorageSettings(data_dir=tmp_path / "data"))
+        try:
+            return bool(await storage.search(scope, "bees", kinds=("turn",)))
+        finally:
+            await storage.close()
+
+    asyncio.run(seed())
+    base = {k: v for k, v in os.environ.items() if not k.startswith("KINDRED")}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "bot", "worker"],
+        cwd=REPO,
+        env={**base, **embedded_env(tmp_path)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not asyncio.run(indexed()):
+            assert worker.poll() is None, worker.communicate()[1]
+            assert time.monotonic() < deadline, "the worker did not index the queued turn"
+            time.sleep(0.5)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == EXIT_OK
+    finally:
+        if worker.poll() is None:
+            worker.kill()
