@@ -41,7 +41,7 @@ import numpy as np
 
 from storage.config import CompressionSettings
 from storage.embedding.base import Embedder, Vectors
-from storage.records import MemoryRecord, TurnRecord
+from storage.records import MemoryRecord, TurnRecord, turn_record
 from storage.scope import Scope
 from storage.sql.models import Memory, Turn, utcnow
 from storage.sql.tiers import SessionToSummarise
@@ -531,7 +531,7 @@ class MemoryTiers:
             )
             rows = [] if done else await uow.tiers.session_turns(conversation_id, owner.user_id)
         scope = Scope(owner.external_id, owner.guild_id or None, owner.channel_id or None, owner.platform)
-        turns = [_record(row, scope) for row in rows if row.text.strip()]
+        turns = [turn_record(row, scope) for row in rows if row.text.strip()]
         if not any(t.role == "user" for t in turns):
             report.sessions_summarised += 1
             return
@@ -822,17 +822,3 @@ class MemoryTiers:
         if not parts:
             return np.zeros((0, self.embedder.dimension), dtype=np.float32)
         return np.concatenate(parts).astype(np.float32, copy=False)
-
-
-def _record(row: Turn, scope: Scope) -> TurnRecord:
-    return TurnRecord(
-        id=row.id,
-        conversation_id=row.conversation_id,
-        role=row.role,
-        speaker=row.speaker,
-        text=row.text,
-        created_at=row.created_at,
-        message_id=row.message_id,
-        channel_id=scope.channel_id,
-        meta=dict(row.meta or {}),
-    )

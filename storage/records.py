@@ -36,6 +36,21 @@ class TurnRecord:
         return cls(**data)
 
 
+def turn_record(row: Any, scope: Any) -> TurnRecord:
+    """Build a TurnRecord from a ``turns`` row, in the channel of ``scope`` (a Scope)."""
+    return TurnRecord(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        role=row.role,
+        speaker=row.speaker,
+        text=row.text,
+        created_at=row.created_at,
+        message_id=row.message_id,
+        channel_id=scope.channel_id,
+        meta=dict(row.meta or {}),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class MemoryRecord:
     id: int

@@ -28,7 +28,7 @@ from storage.embedding import make_embedder
 from storage.embedding.base import Embedder, EmbeddingError, space_id
 from storage.health import Status, TierHealth
 from storage.queue import JobQueue, make_queue
-from storage.records import MemoryRecord, Recalled, ReindexReport, SessionRef, TurnRecord
+from storage.records import MemoryRecord, Recalled, ReindexReport, SessionRef, TurnRecord, turn_record
 from storage.scope import Scope
 from storage.sql import migrate
 from storage.sql.engine import SQLUnavailable, backend_name, make_engine, ping, redacted, wait_until_ready
@@ -309,7 +309,7 @@ class StorageService:
                 assert message_id is not None  # only the message-id constraint can conflict
                 existing = await uow.conversations.turn_by_message(ids.user_id, message_id, role)
                 assert existing is not None
-                return _turn_record(existing, scope)
+                return turn_record(existing, scope)
             await uow.commit()
         record = TurnRecord(
             id=turn_id,
@@ -371,7 +371,7 @@ class StorageService:
             rows = await uow.conversations.recent_turns(
                 conversation_id, ids.user_id, self.settings.cache.recent_window
             )
-        records = [_turn_record(row, scope) for row in rows]
+        records = [turn_record(row, scope) for row in rows]
         await self.cache.fill_window(
             key,
             [r.to_json() for r in records],
@@ -425,7 +425,7 @@ class StorageService:
             await uow.commit()
             # The owner filter inside recent_turns makes another person's session id yield nothing.
             rows = await uow.conversations.recent_turns(conversation_id, ids.user_id, limit)
-        return [_turn_record(row, scope) for row in rows if row.realm == scope.realm]
+        return [turn_record(row, scope) for row in rows if row.realm == scope.realm]
 
     async def index_turns(self, scope: Scope, turns: Sequence[TurnRecord]) -> int:
         """Embed turns and add them to the person's vector partition; return how many were indexed."""
@@ -452,7 +452,7 @@ class StorageService:
             ids = await self._resolve(uow, scope)
             await uow.commit()
             rows = await uow.conversations.turns_by_ids(ids.user_id, [scope.realm], list(turn_ids))
-        return [_turn_record(row, scope) for row in sorted(rows, key=lambda r: r.id)]
+        return [turn_record(row, scope) for row in sorted(rows, key=lambda r: r.id)]
 
     async def enqueue_job(
         self,
@@ -922,6 +922,30 @@ class StorageService:
             report.errors.append(f"vector tier unavailable: {type(exc).__name__}")
         return report
 
+    async def _reindex_rows(self, kind: str, rows: list[tuple[Any, str]]) -> None:
+        """Embed one batch of memories or turns (with their owners' user keys) into the current space."""
+        texts = [row.text if kind == "memory" else _turn_text(row.speaker, row.text) for row, _ in rows]
+        vectors = await self.embedder.embed(texts)
+        groups: dict[Partition, list[VectorItem]] = defaultdict(list)
+        cold_rows: dict[int, bytes] = {}  # cold items stay cold, re-quantised in the new space
+        for (row, user_key), vec in zip(rows, vectors, strict=True):
+            if row.cold_vector is not None:
+                cold_rows[row.id] = quantise(vec)
+                continue
+            groups[Partition(user_key, row.realm)].append(
+                VectorItem(
+                    f"{kind[0]}{row.id}", vec.tolist(), {"kind": kind, "at": row.created_at.timestamp()}
+                )
+            )
+        for partition, items in groups.items():
+            await self.vectors.upsert(self.space, partition, items)
+        async with UnitOfWork(self._sessions) as writer:
+            if kind == "memory":
+                await writer.memories.mark_indexed([row.id for row, _ in rows], self.embedder.model_id)
+            if cold_rows:
+                await writer.tiers.set_cold(Memory if kind == "memory" else Turn, cold_rows)
+            await writer.commit()
+
     async def reindex(
         self, progress: Callable[[int, int], None] | None = None, batch: int = 256
     ) -> ReindexReport:
@@ -932,62 +956,26 @@ class StorageService:
         await self.vectors.drop_space(self.space)
         # Each batch is read, embedded and written in short transactions of its own, so a long reindex
         # never holds the database (SQLite takes its write lock at BEGIN) while the bot keeps talking.
-        done = memories = turns = 0
-        last = 0
-        while True:
-            async with UnitOfWork(self._sessions) as uow:
-                mem_rows = await uow.memories.current_after(last, batch)
-            if not mem_rows:
-                break
-            last = mem_rows[-1][0].id
-            vectors = await self.embedder.embed([m.text for m, _ in mem_rows])
-            groups: dict[Partition, list[VectorItem]] = defaultdict(list)
-            # Cold items stay cold, re-quantised in the new space.
-            cold_rows: dict[int, bytes] = {}
-            for (m, user_key), vec in zip(mem_rows, vectors, strict=True):
-                if m.cold_vector is not None:
-                    cold_rows[m.id] = quantise(vec)
-                    continue
-                groups[Partition(user_key, m.realm)].append(
-                    VectorItem(f"m{m.id}", vec.tolist(), {"kind": "memory", "at": m.created_at.timestamp()})
-                )
-            for partition, items in groups.items():
-                await self.vectors.upsert(self.space, partition, items)
-            async with UnitOfWork(self._sessions) as writer:
-                await writer.memories.mark_indexed([m.id for m, _ in mem_rows], self.embedder.model_id)
-                await writer.tiers.set_cold(Memory, cold_rows)
-                await writer.commit()
-            memories += len(mem_rows)
-            done += len(mem_rows)
-            if progress:
-                progress(done, total)
-        last = 0
-        while True:
-            async with UnitOfWork(self._sessions) as uow:
-                turn_rows = await uow.conversations.turns_after(last, batch)
-            if not turn_rows:
-                break
-            last = turn_rows[-1][0].id
-            vectors = await self.embedder.embed([_turn_text(t.speaker, t.text) for t, _ in turn_rows])
-            groups = defaultdict(list)
-            cold_rows = {}
-            for (t, user_key), vec in zip(turn_rows, vectors, strict=True):
-                if t.cold_vector is not None:
-                    cold_rows[t.id] = quantise(vec)
-                    continue
-                groups[Partition(user_key, t.realm)].append(
-                    VectorItem(f"t{t.id}", vec.tolist(), {"kind": "turn", "at": t.created_at.timestamp()})
-                )
-            for partition, items in groups.items():
-                await self.vectors.upsert(self.space, partition, items)
-            if cold_rows:
-                async with UnitOfWork(self._sessions) as writer:
-                    await writer.tiers.set_cold(Turn, cold_rows)
-                    await writer.commit()
-            turns += len(turn_rows)
-            done += len(turn_rows)
-            if progress:
-                progress(done, total)
+        done = 0
+        counts = {"memory": 0, "turn": 0}
+        for kind in counts:
+            last = 0
+            while True:
+                async with UnitOfWork(self._sessions) as uow:
+                    rows: list[tuple[Any, str]] = (
+                        await uow.memories.current_after(last, batch)
+                        if kind == "memory"
+                        else await uow.conversations.turns_after(last, batch)
+                    )
+                if not rows:
+                    break
+                last = rows[-1][0].id
+                await self._reindex_rows(kind, rows)
+                counts[kind] += len(rows)
+                done += len(rows)
+                if progress:
+                    progress(done, total)
+        memories, turns = counts["memory"], counts["turn"]
         dropped: list[str] = []
         if recorded and recorded.get("space") not in (None, self.space):
             await self.vectors.drop_space(str(recorded["space"]))
@@ -1137,20 +1125,6 @@ def _window_key(scope: Scope) -> str:
 def _turn_text(speaker: str | None, text: str) -> str:
     # Who said it matters for recall ("what did Caroline say about...").
     return f'{speaker} said, "{text}"' if speaker else text
-
-
-def _turn_record(row: Turn, scope: Scope) -> TurnRecord:
-    return TurnRecord(
-        id=row.id,
-        conversation_id=row.conversation_id,
-        role=row.role,
-        speaker=row.speaker,
-        text=row.text,
-        created_at=row.created_at,
-        message_id=row.message_id,
-        channel_id=scope.channel_id,
-        meta=dict(row.meta or {}),
-    )
 
 
 def _memory_record(row: Memory) -> MemoryRecord:
