@@ -107,6 +107,9 @@ class CompressionSettings(Section):
     compact_min_fraction: float = Field(default=0.25, gt=0, le=1)
     # Decoded cold vectors kept in memory per person, so recall need not re-read them on every query.
     cold_cache_mb: int = Field(default=32, ge=0)
+    # Bits per component of the vectors written to the cold tier (4: about half the bytes of 8). Rows
+    # already written in the other width keep decoding: the blob's first byte names its format.
+    cold_vector_bits: Literal[4, 8] = 4
     batch_size: int = Field(default=500, ge=1)
     # Resident memory budget of the process in MB, 0 for none. Past shrink_at of it caches shrink and
     # compression runs early; past drop_at caches are dropped.

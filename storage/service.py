@@ -930,7 +930,7 @@ class StorageService:
         cold_rows: dict[int, bytes] = {}  # cold items stay cold, re-quantised in the new space
         for (row, user_key), vec in zip(rows, vectors, strict=True):
             if row.cold_vector is not None:
-                cold_rows[row.id] = quantise(vec)
+                cold_rows[row.id] = quantise(vec, self.settings.compression.cold_vector_bits)
                 continue
             groups[Partition(user_key, row.realm)].append(
                 VectorItem(

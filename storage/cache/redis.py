@@ -15,11 +15,15 @@ from contextlib import contextmanager
 from typing import cast
 
 from redis import exceptions as redis_errors
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from storage.cache.base import CacheStats, CacheUnavailable, RateDecision
+
+# Connections per process; a request beyond that waits up to POOL_WAIT_S for one to come free.
+POOL_SIZE = 128
+POOL_WAIT_S = 5.0
 
 log = logging.getLogger(__name__)
 
@@ -104,13 +108,18 @@ class RedisCache:
         self._default_ttl_s = default_ttl_s
         # One immediate retry lets a pooled connection that died (e.g. Redis restarted) reconnect; a
         # timeout is not retried, so a dead server costs a reply at most about one timeout.
-        self._client: Redis = Redis.from_url(
+        # A blocking pool makes a burst of requests wait for a free connection; the default pool raises
+        # "Too many connections" instead, which would look like an outage and trigger a needless failover.
+        pool = BlockingConnectionPool.from_url(
             url,
+            max_connections=POOL_SIZE,
+            timeout=POOL_WAIT_S,
             decode_responses=True,
             socket_connect_timeout=connect_timeout_s,
             socket_timeout=op_timeout_s,
             retry=Retry(NoBackoff(), 1, (redis_errors.ConnectionError,)),
         )
+        self._client: Redis = Redis.from_pool(pool)
         self._take_tokens = self._client.register_script(_TAKE_TOKENS_LUA)
         self._release_lock = self._client.register_script(_RELEASE_LOCK_LUA)
         self._hits = 0

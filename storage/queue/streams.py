@@ -17,10 +17,11 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from redis import exceptions as redis_errors
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from storage.cache.redis import POOL_SIZE, POOL_WAIT_S
 from storage.config import QueueSettings
 from storage.queue.base import DeadJob, Job, QueueStats
 from storage.queue.outbox import RUNNING, SWEEP_LIMIT, OutboxQueue
@@ -63,13 +64,17 @@ class StreamQueue:
         self.delayed = f"{self.stream}:delayed"
         self.group = settings.group
         # A blocking read must outlast its own block time; anything longer means Redis hangs.
-        self._client: Redis = Redis.from_url(
+        # Blocking pool: a burst waits for a connection rather than failing (see storage.cache.redis).
+        pool = BlockingConnectionPool.from_url(
             redis_url,
+            max_connections=POOL_SIZE,
+            timeout=POOL_WAIT_S,
             decode_responses=True,
             socket_connect_timeout=1.0,
             socket_timeout=settings.poll_interval_s + 2.0,
             retry=Retry(NoBackoff(), 1, (redis_errors.ConnectionError,)),
         )
+        self._client: Redis = Redis.from_pool(pool)
         self._promote = self._client.register_script(_PROMOTE_LUA)
         self._reconnect_s = reconnect_interval_s
         self._down_since: float | None = None

@@ -148,7 +148,7 @@ class Turn(Base):
     message_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # Cold tier: the 8-bit quantised vector of an old turn that left the vector index.
+    # Cold tier: the quantised vector (4- or 8-bit) of an old turn that left the vector index.
     cold_vector: Mapped[bytes | None] = mapped_column(LargeBinary)
     # When recall last brought the turn back from the cold tier; its age for compression counts from here.
     recalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -186,7 +186,7 @@ class Memory(Base):
     source_turn_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
     # The embedding model that indexed it; None until indexed (reindex picks those up).
     embedding_model: Mapped[str | None] = mapped_column(String(200))
-    # Compact cold tier: an 8-bit quantised vector kept in SQL when the memory leaves the vector index.
+    # Compact cold tier: a quantised vector (4- or 8-bit) kept in SQL when the memory leaves the vector index.
     cold_vector: Mapped[bytes | None] = mapped_column(LargeBinary)
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # When recall last brought the memory back from the cold tier; its decay counts from here.

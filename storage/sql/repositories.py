@@ -200,10 +200,9 @@ class ConversationRepo:
         """Return the turns with these ids that belong to this person in these realms."""
         if not ids:
             return []
-        rows = await self.s.scalars(
-            select(Turn).where(Turn.id.in_(ids), Turn.user_id == user_id, Turn.realm.in_(realms))
-        )
-        return list(rows)
+        # By primary key, owner-checked here (see MemoryRepo.by_ids for why).
+        rows = await self.s.scalars(select(Turn).where(Turn.id.in_(ids)))
+        return [t for t in rows if t.user_id == user_id and t.realm in realms]
 
     async def lexical_turns(
         self, user_id: int, realms: Sequence[str], terms: Sequence[str], limit: int
@@ -308,8 +307,10 @@ class MemoryRepo:
         """Return the memories with these ids that belong to this person in these realms."""
         if not ids:
             return []
-        rows = await self.s.scalars(select(Memory).where(Memory.id.in_(ids), self._owned(user_id, realms)))
-        return list(rows)
+        # Looked up by primary key and owner-checked here: given an owner condition, a planner without
+        # statistics (a fresh SQLite file) scans every memory of the person instead.
+        rows = await self.s.scalars(select(Memory).where(Memory.id.in_(ids)))
+        return [m for m in rows if m.user_id == user_id and m.realm in realms]
 
     async def page(
         self,

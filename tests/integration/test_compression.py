@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import struct
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,7 @@ from sqlalchemy import select
 
 from bot.llm import LLMUnavailable
 from bot.scheduler.compression import CompressionRunner, MemoryBudget, compression, make_summariser
-from storage.compression import dequantise, quantise
+from storage.compression import dequantise, dequantise_many, quantise
 from storage.config import CompressionSettings, SQLSettings, StorageSettings, VectorSettings
 from storage.records import TurnRecord
 from storage.scope import Scope
@@ -89,21 +90,117 @@ class FakeSummariser:
 # ---------------------------------------------------------------------------------------------- quantising
 
 
-def test_quantised_vector_comes_back_within_half_a_step() -> None:
-    rng = np.random.default_rng(7)
-    for _ in range(50):
-        vector = rng.standard_normal(256).astype(np.float32)
-        vector /= np.linalg.norm(vector)
+def unit_vectors(count: int, dimension: int = 256, seed: int = 7) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    vectors = rng.standard_normal((count, dimension)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def legacy_8bit_blob(vector: np.ndarray) -> bytes:
+    """Encode a vector as rows written before 4-bit existed were: format 1, float32 scale, int8 codes."""
+    scale = float(np.abs(vector).max()) / 127
+    return struct.pack("<Bf", 1, scale) + np.rint(vector / scale).astype(np.int8).tobytes()
+
+
+def test_quantised_vector_comes_back_within_half_a_step_in_8_bits() -> None:
+    for vector in unit_vectors(50):
         step = np.abs(vector).max() / 127
-        assert np.abs(dequantise(quantise(vector)) - vector).max() <= step / 2 + 1e-7
+        assert np.abs(dequantise(quantise(vector, 8)) - vector).max() <= step / 2 + 1e-7
 
 
-def test_quantised_vector_takes_one_byte_per_component_plus_a_header() -> None:
-    assert len(quantise(np.ones(256, dtype=np.float32))) == 256 + 5
+def test_quantised_vector_comes_back_within_half_a_step_in_4_bits() -> None:
+    for vector in unit_vectors(50):
+        step = (vector.max() - vector.min()) / 15
+        assert np.abs(dequantise(quantise(vector, 4)) - vector).max() <= step / 2 + 1e-6
 
 
-def test_zero_vector_quantises_to_zeros() -> None:
-    assert not dequantise(quantise(np.zeros(8, dtype=np.float32))).any()
+def test_4_bits_keep_unit_vectors_close_in_direction() -> None:
+    vectors = unit_vectors(200)
+    decoded, kept = dequantise_many([quantise(v, 4) for v in vectors], 256)
+    assert kept == list(range(200))
+    assert np.einsum("ij,ij->i", decoded, vectors).min() > 0.98
+
+
+def test_4_bits_are_the_default() -> None:
+    assert quantise(unit_vectors(1)[0])[0] == quantise(unit_vectors(1)[0], 4)[0] == 2
+    assert CompressionSettings().cold_vector_bits == 4
+
+
+def test_quantised_vector_takes_a_byte_or_half_a_byte_per_component_plus_a_header() -> None:
+    assert len(quantise(np.ones(256, dtype=np.float32), 8)) == 256 + 5
+    assert len(quantise(np.ones(256, dtype=np.float32), 4)) == 128 + 9
+
+
+def test_odd_dimension_survives_4_bits() -> None:
+    vector = unit_vectors(1, dimension=7)[0]
+    blob = quantise(vector, 4)
+    assert len(blob) == 4 + 9 and blob[0] == 3
+    assert dequantise(blob).shape == (7,)
+    rows, kept = dequantise_many([blob], 7)
+    assert kept == [0] and rows.shape == (1, 7)
+    assert dequantise_many([blob], 8)[1] == []
+
+
+def test_zero_and_constant_vectors_quantise_exactly() -> None:
+    for bits in (4, 8):
+        assert not dequantise(quantise(np.zeros(8, dtype=np.float32), bits)).any()
+    assert np.allclose(dequantise(quantise(np.full(8, 0.25, dtype=np.float32), 4)), 0.25)
+
+
+def test_other_widths_are_refused() -> None:
+    with pytest.raises(ValueError):
+        quantise(np.ones(8, dtype=np.float32), 2)
+
+
+def test_old_8_bit_blobs_still_decode() -> None:
+    vector = unit_vectors(1)[0]
+    blob = legacy_8bit_blob(vector)
+    assert blob == quantise(vector, 8)
+    assert np.abs(dequantise(blob) - vector).max() <= np.abs(vector).max() / 254 + 1e-7
+
+
+def test_mixed_8_and_4_bit_blobs_decode_together_in_order() -> None:
+    vectors = unit_vectors(6)
+    blobs = [legacy_8bit_blob(v) if i % 2 else quantise(v, 4) for i, v in enumerate(vectors)]
+    blobs.insert(3, b"\x09junk")  # an unknown format is left out, not misread
+    blobs.insert(0, quantise(unit_vectors(1, dimension=128)[0], 4))  # another dimension too
+    rows, kept = dequantise_many(blobs, 256)
+    assert kept == [1, 2, 3, 5, 6, 7]
+    assert np.allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-5)
+    assert np.einsum("ij,ij->i", rows, vectors).min() > 0.98
+    for row, index in zip(rows, kept, strict=True):
+        assert np.allclose(
+            row, dequantise(blobs[index]) / np.linalg.norm(dequantise(blobs[index])), atol=1e-6
+        )
+
+
+def test_unknown_format_is_refused() -> None:
+    for blob in (b"", b"\x09junk", b"\x01ab"):
+        with pytest.raises(ValueError):
+            dequantise(blob)
+
+
+async def test_cold_items_written_in_8_bits_are_still_recalled_after_switching_to_4(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    storage = await StorageService.open(settings_for(tmp_path, sqlite_url, cold_vector_bits=8))
+    try:
+        old = await storage.add_memory(ALICE, "My bike is a green Peugeot", importance=0.1)
+        await storage.compress(now=utcnow() + LATER)
+    finally:
+        await storage.close()
+    storage = await StorageService.open(settings_for(tmp_path, sqlite_url))
+    try:
+        new = await storage.add_memory(ALICE, "My boat is a red dinghy", importance=0.1)
+        await storage.compress(now=utcnow() + LATER + LATER)
+        blobs = [bytes((await memory_row(storage, m.id)).cold_vector or b"") for m in (old, new)]
+        bike = await storage.search(ALICE, "what bike do I ride", k=1, kinds=("memory",))
+        boat = await storage.search(ALICE, "what boat do I sail", k=1, kinds=("memory",))
+        await storage.tiers.settle()
+    finally:
+        await storage.close()
+    assert [(b[0], len(b)) for b in blobs] == [(1, 256 + 5), (2, 128 + 9)]
+    assert [(r.id, "cold" in r.reasons) for r in bike + boat] == [(old.id, True), (new.id, True)]
 
 
 # ---------------------------------------------------------------------------------------------- archiving
