@@ -88,6 +88,11 @@ def extractive_summary(turns: Sequence[TurnRecord], speaker: str, limit: int = E
 def transcript(turns: Sequence[TurnRecord], speaker: str, bot: str, max_chars: int) -> str:
     """Return the session as "name: text" lines, cut from the start to ``max_chars`` (the newest kept)."""
     lines = [f"{speaker if t.role == 'user' else bot}: {' '.join(t.text.split())}" for t in turns]
+    return "\n".join(newest_lines(lines, max_chars))
+
+
+def newest_lines(lines: Sequence[str], max_chars: int) -> list[str]:
+    """Return the newest lines (in order) that fit in ``max_chars``, counting one newline per line."""
     kept: list[str] = []
     size = 0
     for line in reversed(lines):
@@ -95,7 +100,7 @@ def transcript(turns: Sequence[TurnRecord], speaker: str, bot: str, max_chars: i
             break
         kept.append(line)
         size += len(line) + 1
-    return "\n".join(reversed(kept))
+    return list(reversed(kept))
 
 
 class EpisodicProcessor:

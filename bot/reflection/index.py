@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from bot.reflection.jobs import job_scope, message_key, scope_payload
 from storage.embedding.base import EmbeddingError
 from storage.queue import Job, RetryLater
 from storage.records import TurnRecord
@@ -20,23 +21,15 @@ INDEX = "index"
 
 def index_payload(scope: Scope, turn_ids: Sequence[int]) -> dict[str, Any]:
     """Return the payload of an index job: whose turns, and which."""
-    return {
-        "scope": {
-            "platform": scope.platform,
-            "user_id": scope.user_id,
-            "guild_id": scope.guild_id,
-            "channel_id": scope.channel_id,
-        },
-        "turn_ids": [int(i) for i in turn_ids],
-    }
+    return {"scope": scope_payload(scope), "turn_ids": [int(i) for i in turn_ids]}
 
 
 def index_key(scope: Scope, turns: Sequence[TurnRecord]) -> str:
     """Return the job key: the platform message the turns answer to, else the first turn's id."""
     first = turns[0]
     with_message = next((t for t in turns if t.message_id), None)
-    if with_message is not None:
-        return f"{scope.platform}:{scope.user_id}:m{with_message.message_id}"
+    if with_message is not None and with_message.message_id is not None:
+        return message_key(scope, with_message.message_id)
     return f"t{first.id}"
 
 
@@ -55,16 +48,6 @@ async def enqueue_index(
     )
 
 
-def _scope(payload: dict[str, Any]) -> Scope:
-    raw = payload["scope"]
-    return Scope(
-        user_id=str(raw["user_id"]),
-        guild_id=raw.get("guild_id"),
-        channel_id=raw.get("channel_id"),
-        platform=str(raw.get("platform", "discord")),
-    )
-
-
 class IndexProcessor:
     """Indexes the turns of a batch of jobs with one embedding call."""
 
@@ -75,7 +58,7 @@ class IndexProcessor:
         """Load each job's turns (scoped to its owner) and index them all together."""
         wanted: dict[Scope, set[int]] = {}
         for job in jobs:
-            wanted.setdefault(_scope(job.payload), set()).update(int(i) for i in job.payload["turn_ids"])
+            wanted.setdefault(job_scope(job.payload), set()).update(int(i) for i in job.payload["turn_ids"])
         groups: list[tuple[Scope, list[TurnRecord]]] = []
         for scope, ids in wanted.items():
             turns = await self.storage.turns_for_indexing(scope, sorted(ids))

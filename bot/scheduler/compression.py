@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from bot.llm import LLMError, LLMRouter
+from bot.reflection.episodic import newest_lines
 from storage.compression import extractive_summary
 from storage.config import CompressionSettings
 from storage.records import TurnRecord
@@ -58,15 +59,8 @@ def transcript(turns: Sequence[TurnRecord], max_chars: int = TRANSCRIPT_MAX_CHAR
     for turn in turns:
         who = turn.speaker or ("Kindred" if turn.role == "assistant" else "the person")
         lines.append(f"{who}: {' '.join(turn.text.split())}")
-    kept: list[str] = []
-    size = 0
-    for line in reversed(lines):
-        if size + len(line) + 1 > max_chars:
-            break
-        kept.append(line)
-        size += len(line) + 1
     day = turns[0].created_at.strftime("%d %B %Y").lstrip("0") if turns else ""
-    return f"Conversation on {day}:\n" + "\n".join(reversed(kept))
+    return f"Conversation on {day}:\n" + "\n".join(newest_lines(lines, max_chars))
 
 
 def make_summariser(llm: LLMRouter | None) -> Summariser:
