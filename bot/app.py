@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.config import Settings, require_secret
 from bot.errors import EXIT_CONFIG, EXIT_OK, ConfigError
+from bot.features import FeatureHost, load_features
 from bot.llm import LLMRouter
 from bot.ops.http import OpsServer
 from bot.pipeline.pipeline import Pipeline
@@ -50,6 +51,13 @@ def build_reflection(
     return registry, reflection
 
 
+def worker_registry(settings: Settings, storage: StorageService, llm: LLMRouter | None) -> ProcessorRegistry:
+    """Return the processors of a standalone worker: reflection's and every configured feature's."""
+    registry, _ = build_reflection(settings, storage, llm)
+    load_features(FeatureHost(settings, storage, llm, registry))
+    return registry
+
+
 class Kindred:
     """Everything a running Kindred holds: settings, storage, LLM router, pipeline and ops endpoint."""
 
@@ -72,6 +80,11 @@ class Kindred:
         self.memory_budget = MemoryBudget.from_settings(
             settings.storage.compression, storage_caches(storage), self.compression.early
         )
+        # Last, so a feature sees the whole runtime: its providers, processors, jobs and console commands.
+        self.features = FeatureHost(
+            settings, storage, llm, self.registry, pipeline=self.pipeline, scheduler=self.scheduler
+        )
+        load_features(self.features)
         self.gateway_connected = False
         self._ops: OpsServer | None = None
 

@@ -118,14 +118,14 @@ async def cmd_healthcheck(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     """Run the reflection worker alone until SIGTERM/SIGINT, finishing or handing back its job."""
-    from bot.app import build_reflection
+    from bot.app import worker_registry
     from bot.llm import LLMRouter
     from bot.worker import serve
 
     # Reflection that needs a model (facts, summaries) runs only when one is configured; indexing always.
     llm = LLMRouter.from_settings(settings.llm) if settings.llm.chain() else None
     try:
-        return await serve(settings.storage, lambda storage: build_reflection(settings, storage, llm)[0])
+        return await serve(settings.storage, lambda storage: worker_registry(settings, storage, llm))
     finally:
         if llm is not None:
             await llm.close()

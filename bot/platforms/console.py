@@ -15,12 +15,19 @@ from bot.errors import EXIT_OK
 from bot.pipeline.message import IncomingMessage
 from storage.scope import Scope
 
-HELP = """Commands:
-  /reset          start a fresh conversation (what Kindred remembers stays)
-  /memories       list what Kindred remembers about you
-  /forget ID      forget one memory
-  /help           this list
-  /quit           leave (Ctrl-D works too)"""
+BUILTIN_HELP = [
+    ("/reset", "start a fresh conversation (what Kindred remembers stays)"),
+    ("/help", "this list"),
+    ("/quit", "leave (Ctrl-D works too)"),
+]
+
+
+def help_text(app: Kindred) -> str:
+    """Return the console's command list: the built-ins and every feature's commands."""
+    rows = BUILTIN_HELP[:1] + [(cmd.usage, cmd.summary) for cmd in app.features.console.values()]
+    rows += BUILTIN_HELP[1:]
+    width = max(len(usage) for usage, _ in rows) + 2
+    return "Commands:\n" + "\n".join(f"  {usage.ljust(width)}{what}" for usage, what in rows)
 
 
 class ConsoleSink:
@@ -97,23 +104,14 @@ async def _command(app: Kindred, scope: Scope, text: str, out: TextIO) -> bool:
     name, _, arg = text[1:].partition(" ")
     if name in ("quit", "exit"):
         return False
+    command = app.features.console.get(name)
     if name == "help":
-        out.write(HELP + "\n")
+        out.write(help_text(app) + "\n")
     elif name == "reset":
         await app.storage.end_session(scope)
         out.write("[started a fresh conversation; what I remember about you stays]\n")
-    elif name == "memories":
-        memories = await app.storage.list_memories(scope)
-        out.write(
-            "\n".join(f"  #{m.id} {m.text}" for m in memories) + "\n" if memories else "[nothing yet]\n"
-        )
-    elif name == "forget":
-        if not arg.strip().isdigit():
-            out.write("[usage: /forget ID, with the number shown by /memories]\n")
-        elif await app.storage.delete_memory(scope, int(arg)):
-            out.write(f"[forgot #{arg.strip()}]\n")
-        else:
-            out.write(f"[no memory #{arg.strip()}]\n")
+    elif command is not None:
+        await command.handler(app.features, scope, arg.strip(), out)
     else:
         out.write(f"[unknown command /{name}; /help lists them]\n")
     out.flush()

@@ -221,3 +221,8 @@ class Job(Base):
     # Urgent jobs are claimed first and never wait for a batch to fill.
     urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# The features' tables live in their own modules; importing them here puts every table on Base.metadata
+# (the migrations test compares it with the migrated schema). At the end, so Base exists when they import it.
+from storage.sql import models_admin, models_crystals, models_memory, models_support  # noqa: E402, F401
