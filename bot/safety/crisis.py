@@ -1,0 +1,150 @@
+"""The deterministic crisis check: does a message carry a signal of suicide or self-harm?
+
+It runs on every message before anything else reads it, outside any model, so it answers the same way
+every time and cannot be talked out of answering. The patterns live in crisis_patterns.py; this module
+prepares the text so that they see through the usual disguises:
+
+- invisible characters and lookalike letters (``normalize_text``), accents ("suicídio"), German ß;
+- digits and symbols written for letters ("k1ll mys3lf", "$uicide", "k*ll");
+- letters spaced or dotted apart ("k i l l myself", "s.u.i.c.i.d.e");
+- stretched letters ("kiiill", "diieee") and doubled-letter typos, by squeezing every run of one letter;
+- a few frequent misspellings ("myslef", "sucide").
+
+Figures of speech ("dying of laughter", "this homework is killing me") are blanked out first. The result
+names the rules that fired, never the text, so it can be logged and counted.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+from bot.safety.crisis_patterns import FIGURATIVE, SIGNALS, STOPWORDS
+from bot.safety.normalize import normalize_text
+
+LOCALES: tuple[str, ...] = tuple(SIGNALS)
+
+_LEET = str.maketrans(
+    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
+)
+_LEET_IN_WORD = re.compile(r"(?<=[a-z])[013457@$!*]+(?=[a-z])|(?<![a-z0-9])[@$](?=[a-z])|(?<=[a-z])[0134]+\b")
+_SPACED_LETTERS = re.compile(r"\b(?:[a-z][ .\-_*]){2,}[a-z]\b")
+_PUNCT = re.compile(r"[\"#%&()*+,\-./:;<=>?\[\\\]^_`{|}~!¡¿«»“”„…]+")
+_SPACES = re.compile(r"\s+")
+_RUNS = re.compile(r"([a-z])\1+")
+_TYPOS = {
+    "myslef": "myself",
+    "mysefl": "myself",
+    "mysef": "myself",
+    "myselff": "myself",
+    "meself": "myself",
+    "sucide": "suicide",
+    "suicde": "suicide",
+    "suiside": "suicide",
+    "suicie": "suicide",
+    "wnat": "want",
+    "wnt": "want",
+    "wan": "want",
+    "waana": "wanna",
+    "wanan": "wanna",
+    "ded": "dead",
+    "lyf": "life",
+    "dye": "die",
+    "u": "you",
+    "ur": "your",
+    "iam": "i am",
+    "imma": "i'm going to",
+}
+_TYPO_RE = re.compile(r"\b(?:" + "|".join(map(re.escape, _TYPOS)) + r")\b")
+
+
+@dataclass(frozen=True, slots=True)
+class CrisisResult:
+    """Whether a message carries a crisis signal, in which language, and which rules said so."""
+
+    hit: bool
+    locale: str | None  # en, es, fr, de, pt; None when the language could not be told
+    signals: tuple[str, ...] = ()  # "<locale>.<rule>", never any of the message's text
+
+
+_PATTERN_RUNS = re.compile(r"(?<!\\)([a-z])\1+")  # an escape such as \b before "better" is not a letter
+
+
+def _squeeze(text: str) -> str:
+    return _RUNS.sub(r"\1", text)
+
+
+def _squeeze_pattern(pattern: str) -> str:
+    return _PATTERN_RUNS.sub(r"\1", pattern)
+
+
+@lru_cache(maxsize=1)
+def _compiled() -> tuple[list[tuple[str, str, re.Pattern[str]]], re.Pattern[str]]:
+    signals = [
+        (lang, name, re.compile(_squeeze_pattern(pattern)))
+        for lang, rules in SIGNALS.items()
+        for name, pattern in rules
+    ]
+    figurative = re.compile("|".join(f"(?:{_squeeze_pattern(p)})" for p in FIGURATIVE))
+    return signals, figurative
+
+
+@lru_cache(maxsize=1)
+def _stopwords() -> dict[str, frozenset[str]]:
+    return {lang: frozenset(_squeeze(words).split()) for lang, words in STOPWORDS.items()}
+
+
+def _strip_accents(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.replace("ß", "ss"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+# Spanish puts the pronoun either side ("me voy a matar" = "voy a matarme"); the patterns know the second.
+# First person only: "me va a matar" ("she'll kill me") is someone else's doing, usually a figure of speech.
+_CLITIC_ES = re.compile(
+    r"\bme (voy a|quiero|queria|quisiera|pienso|puedo|tengo que|gustaria) "
+    r"(\w+(?:ar|er|ir))\b"
+)
+
+
+def _move_clitic(match: re.Match[str]) -> str:
+    return f"{match.group(1)} {match.group(2)}me"
+
+
+def prepare(text: str) -> str:
+    """Return text the way the patterns read it (lower case, plain letters, squeezed runs)."""
+    text = _strip_accents(normalize_text(text).lower().replace("\u2019", "'").replace("\u2018", "'"))
+    text = _LEET_IN_WORD.sub(lambda m: m.group().translate(_LEET).replace("*", "i"), text)
+    text = _SPACED_LETTERS.sub(lambda m: re.sub(r"[ .\-_*]", "", m.group()), text)
+    text = _PUNCT.sub(" ", text)
+    text = _TYPO_RE.sub(lambda m: _TYPOS[m.group()], text)
+    text = _CLITIC_ES.sub(_move_clitic, _SPACES.sub(" ", text))
+    return _squeeze(text).strip()
+
+
+def detect_locale(prepared: str) -> str | None:
+    """Return the language whose common words appear most in prepared text, or None if none appear."""
+    words = prepared.split()
+    counts = {lang: sum(w in common for w in words) for lang, common in _stopwords().items()}
+    best = max(counts, key=lambda lang: counts[lang])
+    return best if counts[best] > 0 else None
+
+
+def check(text: str) -> CrisisResult:
+    """Check one message for signals of suicide or self-harm, in any of the supported languages."""
+    prepared = prepare(text)
+    signals, figurative = _compiled()
+    literal = figurative.sub(" ", prepared)
+    hits = [(lang, name) for lang, name, pattern in signals if pattern.search(literal)]
+    guessed = detect_locale(prepared)
+    if not hits:
+        return CrisisResult(hit=False, locale=guessed)
+    hit_langs = [lang for lang, _ in hits]
+    # The English "suicid..." pattern matches the word in every language; the others name their language.
+    specific = [lang for lang, name in hits if name != "suicide_word" or lang != "en"] or hit_langs
+    locale = guessed if guessed in hit_langs else specific[0]
+    return CrisisResult(
+        hit=True, locale=locale, signals=tuple(dict.fromkeys(f"{lang}.{name}" for lang, name in hits))
+    )
