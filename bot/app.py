@@ -9,10 +9,12 @@ import sys
 import time
 from typing import Any
 
-from bot.config import Settings, require_secret
+from bot.config import DiscordSettings, Settings, require_secret
 from bot.errors import EXIT_CONFIG, EXIT_OK, ConfigError
 from bot.features import FeatureHost, load_features
 from bot.llm import LLMRouter
+from bot.ops.alerts import AlertMonitor
+from bot.ops.gauges import GaugeRefresher
 from bot.ops.http import OpsServer
 from bot.pipeline.pipeline import Pipeline
 from bot.reflection import Reflection, register_reflection
@@ -80,10 +82,20 @@ class Kindred:
         self.memory_budget = MemoryBudget.from_settings(
             settings.storage.compression, storage_caches(storage), self.compression.early
         )
+        # State gauges are read on demand (a scrape, an alert check), never on a turn's path.
+        self.gauges = GaugeRefresher(storage)
+        self.alerts = AlertMonitor(
+            settings.ops.alerts,
+            self.gauges,
+            self.health,
+            claim=lambda key, ttl_s: storage.first_time("alert", key, ttl_s),
+        )
         # Last, so a feature sees the whole runtime: its providers, processors, jobs and console commands.
         self.features = FeatureHost(
             settings, storage, llm, self.registry, pipeline=self.pipeline, scheduler=self.scheduler
         )
+        self.features.services["alerts"] = self.alerts  # AlertMonitor.post(text) tells the admins
+        self.features.services["reflection"] = self.reflection  # the admin feature's "reflection" flag
         load_features(self.features)
         self.gateway_connected = False
         self._ops: OpsServer | None = None
@@ -99,8 +111,12 @@ class Kindred:
         await app.scheduler.start()
         app.memory_budget.start()
         if settings.ops.http_enabled if ops is None else ops:
-            app._ops = OpsServer(settings.ops.http_host, settings.ops.http_port, app.health)
+            app._ops = OpsServer(
+                settings.ops.http_host, settings.ops.http_port, app.health, app.gauges.refresh
+            )
             await app._ops.start()
+        if ops is not False:  # the console (ops=False) is one person at a terminal: nobody to alert
+            app.alerts.start()
         return app
 
     async def _settle_queue(self, timeout_s: float) -> None:
@@ -129,6 +145,7 @@ class Kindred:
     async def close(self, grace_s: float = SHUTDOWN_GRACE_S) -> None:
         """Finish in-flight turns (up to ``grace_s``), then close every client."""
         await self.pipeline.drain(grace_s)
+        await self.alerts.stop()
         await self.memory_budget.stop()
         await self.scheduler.shutdown()
         if self.worker is not None:
@@ -140,6 +157,18 @@ class Kindred:
         await self.storage.close()
 
 
+def shard_options(discord_settings: DiscordSettings) -> dict[str, int]:
+    """Return discord.py's shard_id/shard_count options, or raise ConfigError for half a shard setting."""
+    count, shard = discord_settings.shard_count, discord_settings.shard_id
+    if count is None and shard is None:
+        return {}
+    if count is None or shard is None:
+        raise ConfigError("discord.shard_count and discord.shard_id must be set together")
+    if shard >= count:
+        raise ConfigError(f"discord.shard_id must be below discord.shard_count ({count})")
+    return {"shard_id": shard, "shard_count": count}
+
+
 async def run_discord(settings: Settings, **client_options: Any) -> int:
     """Run the Discord bot until SIGTERM/SIGINT; return the process exit code."""
     import discord
@@ -147,16 +176,24 @@ async def run_discord(settings: Settings, **client_options: Any) -> int:
     from bot.platforms.discord import KindredBot
 
     token = require_secret(settings.discord.token, "discord.token")
+    client_options = {**shard_options(settings.discord), **client_options}
     app = await Kindred.start(settings)
     bot = KindredBot(app, **client_options)
     loop = asyncio.get_running_loop()
+
+    stopping: list[asyncio.Task[None]] = []  # held here: the loop keeps only a weak reference to tasks
 
     async def stop() -> None:
         await app.pipeline.drain(SHUTDOWN_GRACE_S)
         await bot.close()
 
+    def on_signal() -> None:
+        if not stopping:  # a second signal while draining changes nothing
+            log.info("stopping: finishing in-flight replies, then closing")
+            stopping.append(loop.create_task(stop()))
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, lambda: asyncio.ensure_future(stop()))
+        loop.add_signal_handler(sig, on_signal)
     try:
         await bot.start(token)
         return EXIT_OK

@@ -9,14 +9,16 @@ import getpass
 import io
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from bot import doctor
-from bot.config import Settings, load_settings
+from bot.config import CONFIG_ENV, Settings, load_settings
 from bot.errors import EXIT_OK, EXIT_UNAVAILABLE, EXIT_UNHEALTHY, KindredError
-from bot.logs import configure_logging
+from bot.logs import configure_logging, secret_values
 from storage.service import SchemaOutdated, StorageService
 from storage.sql import migrate
 from storage.sql.engine import SQLUnavailable, make_engine, redacted, wait_until_ready
@@ -152,6 +154,30 @@ async def cmd_jobs(settings: Settings, args: argparse.Namespace) -> int:
     return code
 
 
+async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    """Write everything held about one person, from every tier, as JSON (a data request)."""
+    storage = await StorageService.open(settings.storage)
+    try:
+        document = await storage.personal.export(args.platform, args.user)
+    finally:
+        await storage.close()
+    text = json.dumps(document, indent=2, ensure_ascii=False, default=str)
+    if args.out in (None, "-"):
+        print(text)
+    else:
+        await asyncio.to_thread(Path(args.out).write_text, text + "\n", encoding="utf-8")
+        print(f"wrote the export of {args.platform} user {args.user} to {args.out}", file=sys.stderr)
+    return EXIT_OK
+
+
+async def cmd_analyze(settings: Settings, args: argparse.Namespace) -> int:
+    """Read messages one per line on stdin; print each one's emotions and crisis flag as a JSON line."""
+    from bot.emotion.analyze import analyze_stream
+
+    analyze_stream(sys.stdin, sys.stdout)
+    return EXIT_OK
+
+
 def _progress_bar(stream: TextIO) -> Callable[[int, int], None]:
     def show(done: int, total: int) -> None:
         width = 30
@@ -170,6 +196,8 @@ COMMANDS: dict[str, tuple[Command, str]] = {
     "healthcheck": (cmd_healthcheck, "ask the running bot's /healthz (for container health checks)"),
     "worker": (cmd_worker, "run the reflection worker alone (several may share the queue)"),
     "jobs": (cmd_jobs, "show the job queue (status) or re-drive its dead letters (retry-dead)"),
+    "export": (cmd_export, "export everything held about one person as JSON"),
+    "analyze": (cmd_analyze, "read messages on stdin; print emotions and the crisis flag as JSON lines"),
 }
 
 
@@ -194,6 +222,10 @@ def build_parser() -> argparse.ArgumentParser:
             cmd.add_argument("--json", action="store_true", help="print JSON instead of a table")
         if name == "healthcheck":
             cmd.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for an answer")
+        if name == "export":
+            cmd.add_argument("--user", required=True, help="the person's id on the platform")
+            cmd.add_argument("--platform", default="discord", help="discord (default) or console")
+            cmd.add_argument("--out", metavar="FILE", help="write here instead of standard output")
         if name == "jobs":
             cmd.add_argument("action", choices=["status", "retry-dead"], help="what to do")
             cmd.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -209,7 +241,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KindredError as exc:
         print(f"kindred: {exc}", file=sys.stderr)
         return exc.exit_code
-    configure_logging(settings.bot.log_level, settings.bot.log_format)
+    if args.config:
+        os.environ[CONFIG_ENV] = os.path.abspath(args.config)  # so /admin reload re-reads this same file
+    configure_logging(settings.bot.log_level, settings.bot.log_format, secret_values(settings))
     command, _ = COMMANDS[args.command]
     try:
         return asyncio.run(command(settings, args))

@@ -24,6 +24,40 @@ ENV_PREFIX = "KINDRED__"
 CONFIG_ENV = "KINDRED_CONFIG"
 DEFAULT_CONFIG_FILE = "config.yaml"
 
+# The crisis protocol's default resources (safety.crisis.helplines); operators should check them for their
+# community. "default" serves every locale not listed.
+HELPLINES: dict[str, tuple[str, ...]] = {
+    "default": (
+        "If you are in immediate danger, call your local emergency number.",
+        "Find a free, confidential helpline in your country: https://findahelpline.com",
+    ),
+    "en": (
+        "US: call or text 988 (988 Suicide & Crisis Lifeline)",
+        "UK and Ireland: call 116 123 (Samaritans)",
+        "Elsewhere: https://findahelpline.com",
+    ),
+    "es": (
+        "España: llama al 024 (atención a la conducta suicida)",
+        "México: Línea de la Vida, 800 911 2000",
+        "Otros países: https://findahelpline.com",
+    ),
+    "fr": (
+        "France : appelle le 3114 (numéro national de prévention du suicide)",
+        "Belgique : 0800 32 123 (Centre de Prévention du Suicide)",
+        "Ailleurs : https://findahelpline.com",
+    ),
+    "de": (
+        "Deutschland: TelefonSeelsorge 0800 111 0 111 oder 0800 111 0 222",
+        "Österreich: Telefonseelsorge 142 · Schweiz: Die Dargebotene Hand 143",
+        "Anderswo: https://findahelpline.com",
+    ),
+    "pt": (
+        "Brasil: ligue 188 (CVV)",
+        "Portugal: SNS 24, 808 24 24 24",
+        "Outros países: https://findahelpline.com",
+    ),
+}
+
 # Values that people paste from examples; a secret with one of these is treated as missing.
 _PLACEHOLDERS = {"", "changeme", "change-me", "your-token-here", "your_token_here", "xxx", "token", "none"}
 
@@ -35,7 +69,15 @@ class BotSettings(_Section):
     log_format: Literal["text", "json"] = "text"
     owner_ids: list[str] = Field(default_factory=list)
     # Feature packages loaded at start (discord.py extensions with setup()); operators add their own here.
-    cogs: list[str] = Field(default_factory=lambda: ["cogs.conversation"])
+    cogs: list[str] = Field(
+        default_factory=lambda: [
+            "cogs.conversation",
+            "cogs.admin",
+            "cogs.crystals",
+            "cogs.memory",
+            "cogs.emotional_support",
+        ]
+    )
 
 
 class DiscordSettings(_Section):
@@ -43,6 +85,9 @@ class DiscordSettings(_Section):
     command_prefix: str = "!"
     # Register slash commands with Discord at start; turn off to manage them by hand.
     sync_commands: bool = True
+    # Sharding, one shard per process: run shard_count processes with shard_id 0..shard_count-1.
+    shard_count: int | None = Field(default=None, ge=1)
+    shard_id: int | None = Field(default=None, ge=0)
 
 
 class PersonaSettings(_Section):
@@ -74,11 +119,107 @@ class PipelineSettings(_Section):
     reserve_tokens: int = Field(default=256, ge=0)
 
 
+class AlertSettings(_Section):
+    """In-process alerts posted to an admin channel; the same thresholds as docs/prometheus-alerts.yml."""
+
+    enabled: bool = True
+    channel_id: int | None = None  # Discord channel for alerts; None: alerts are only logged (WARNING)
+    interval_s: float = Field(default=60.0, ge=5)
+    window_s: float = Field(default=300.0, ge=30)  # counts (hits, turns, replies) are judged over this
+    dedupe_s: float = Field(default=3600.0, ge=0)  # the same alert is posted at most once per this
+    min_samples: int = Field(default=20, ge=1)  # fewer lookups or turns in the window: no verdict
+    cache_hit_ratio_min: float = Field(default=0.7, ge=0, le=1)
+    reply_overhead_max_s: float = Field(default=0.5, gt=0)  # p95 of Kindred's own time per reply
+    sql_pool_usage_max: float = Field(default=0.8, gt=0, le=1)
+    error_rate_max: float = Field(default=0.05, ge=0, le=1)
+    queue_lag_min_s: float = Field(default=60.0, ge=0)  # a growing lag below this is not worth a post
+    queue_lag_rising_checks: int = Field(default=3, ge=2)
+
+
 class OpsSettings(_Section):
-    # The local HTTP endpoint for /healthz (and metrics); containers' HEALTHCHECK calls it.
+    # The local HTTP endpoint for /healthz and /metrics; containers' HEALTHCHECK calls it.
     http_enabled: bool = True
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=1, le=65535)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+
+
+class FlagSettings(_Section):
+    """Runtime feature flags (``/admin flags``) and their automatic rollback."""
+
+    # Each process re-reads the flags table at most this often; the process that changes a flag at once.
+    cache_ttl_s: float = Field(default=5.0, ge=0)
+    # A flag whose code path fails more often than this over the window is switched off by itself...
+    rollback_error_rate: float = Field(default=0.05, gt=0, le=1)
+    rollback_window_s: float = Field(default=300.0, gt=0)
+    # ...once at least this many outcomes were counted in the window.
+    rollback_min_samples: int = Field(default=20, ge=1)
+    # Defaults by flag name when no admin has set a value, e.g. {"synthesis_mode": true}.
+    defaults: dict[str, bool] = Field(default_factory=dict)
+
+
+class AdminSettings(_Section):
+    """Moderation defaults; admins override limits per guild and per person with ``/admin ratelimit``."""
+
+    audit_page_size: int = Field(default=10, ge=1, le=25)
+    # Daily token allowance (a person's messages and Kindred's replies, UTC day); None means unlimited.
+    user_tokens_per_day: int | None = Field(default=None, ge=1)
+    guild_tokens_per_day: int | None = Field(default=None, ge=1)
+    # Where /admin backup writes SQLite copies; None means <storage.data_dir>/backups.
+    backup_dir: Path | None = None
+
+
+class CrisisSettings(_Section):
+    """The crisis protocol (bot/safety/crisis.py): helplines per locale, memory and moderator alerts."""
+
+    enabled: bool = True
+    # Resources named in the protocol's message, per locale (en, es, fr, de, pt) and a default for others.
+    helplines: dict[str, list[str]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in HELPLINES.items()}
+    )
+    # A crisis turn is kept in SQL and in the conversation window, but by default never indexed, recalled
+    # or reflected on (it becomes no memory); true treats it like any other turn.
+    remember: bool = False
+    # Opt-in per guild: guild id -> channel id that gets a short alert (no message text) on each activation.
+    moderator_alert_channels: dict[str, int] = Field(default_factory=dict)
+
+
+class DisclosureSettings(_Section):
+    """Kindred says it is an AI the first time it talks with someone and again every interval after."""
+
+    enabled: bool = True
+    interval_hours: float = Field(default=3.0, gt=0)
+    text: str = "Just so you know: I'm {name}, an AI, not a person. I'm glad to talk with you."
+
+
+class SafetySettings(_Section):
+    crisis: CrisisSettings = Field(default_factory=CrisisSettings)
+    disclosure: DisclosureSettings = Field(default_factory=DisclosureSettings)
+
+
+class CrystalsSettings(_Section):
+    """Memory crystals (themes formed from a person's memories) and reality generation (scenes, images)."""
+
+    # Formation: agglomerative clustering of memory embeddings; the number of themes by silhouette score.
+    min_facets: int = Field(default=3, ge=2)  # smaller groups of memories form no crystal
+    max_crystals: int = Field(default=12, ge=2, le=50)  # most themes one person has in one place
+    min_separation: float = Field(default=0.05, ge=-1, le=1)  # weaker splits: all memories are one theme
+    max_memories: int = Field(default=1000, ge=10)  # newest memories considered per person and realm
+    absorb_similarity: float = Field(default=0.5, ge=0, le=1)  # a new memory joins a crystal this close
+    link_similarity: float = Field(default=0.25, ge=-1, le=1)  # crystals this similar are linked
+    max_links: int = Field(default=4, ge=1, le=10)
+    name_with_llm: bool = True  # name crystals with the model; else (or when it fails) from key terms
+    focus_facets: int = Field(default=8, ge=1, le=50)  # facets brought into the prompt by /crystal enter
+    # Reality: an OpenAI-compatible images endpoint (on the first LLM endpoint's server) when a model is
+    # named, else the built-in procedural renderer.
+    images_model: str | None = None
+    images_size: str = "1024x1024"
+    images_response_format: Literal["b64_json"] | None = "b64_json"  # None for servers that refuse it
+    render_width: int = Field(default=768, ge=64, le=2048)
+    render_height: int = Field(default=512, ge=64, le=2048)
+    # Reality in chat (channels where an admin enabled it): images per person and per guild, per hour.
+    chat_images_per_hour_user: int = Field(default=6, ge=1)
+    chat_images_per_hour_guild: int = Field(default=30, ge=1)
 
 
 class SchedulerSettings(_Section):
@@ -118,6 +259,51 @@ class ReflectionSettings(_Section):
     # None means unlimited.
     budget_calls_per_day: int | None = Field(default=500, ge=0)
     budget_tokens_per_day: int | None = Field(default=500_000, ge=0)
+
+
+class MemorySettings(_Section):
+    """The person's memory controls and how each person's importance pattern is learned."""
+
+    page_size: int = Field(default=8, ge=1, le=20)  # memories per /memory list page
+    search_results: int = Field(default=8, ge=1, le=25)
+    # Memories rescored after a person's weights change (newest first).
+    rescore_limit: int = Field(default=2000, ge=1)
+    # How far one event moves the person's weights of the cues the memory shows (0 none, 1 all the way).
+    pin_rate: float = Field(default=0.25, ge=0, le=1)
+    unpin_rate: float = Field(default=0.1, ge=0, le=1)
+    forget_rate: float = Field(default=0.25, ge=0, le=1)
+    correct_rate: float = Field(default=0.1, ge=0, le=1)
+    recall_rate: float = Field(default=0.03, ge=0, le=1)
+    # How much being recalled and used adds to a memory's importance (its usage cue's weight).
+    usage_weight: float = Field(default=0.5, ge=0, le=1)
+    # How often memories recalled since the last run are rescored (their usage changed).
+    rescore_interval_s: float = Field(default=3600.0, ge=60)
+    # Buttons (pages, confirmations) stop answering after this long.
+    view_timeout_s: float = Field(default=300.0, ge=10)
+
+
+class SupportSettings(_Section):
+    """Emotional support: consent defaults and how support strategies are learned for each person."""
+
+    # Profiling is off until a person opts in; a deployment or a guild may make opting in the default.
+    default_opt_in: bool = False
+    guild_opt_in: dict[str, bool] = Field(default_factory=dict)  # guild id -> default there
+    # A support approach is suggested when the person's valence is at or below this (-1..1).
+    low_valence: float = Field(default=-0.2, ge=-1, le=1)
+    # How much one piece of evidence counts: a reaction on a reply, /support feedback, a mood change.
+    reaction_weight: float = Field(default=1.0, ge=0)
+    feedback_weight: float = Field(default=2.0, ge=0)
+    mood_weight: float = Field(default=0.5, ge=0)
+    # Evidence per strategy is scaled down past this, so old outcomes fade and scores stay responsive.
+    max_evidence: float = Field(default=30.0, ge=2)
+    # The usual mood is a moving average of valence with this weight per message.
+    baseline_alpha: float = Field(default=0.05, gt=0, le=1)
+    # A mood change counts for the approach used if the next message comes within this time.
+    followup_s: float = Field(default=3600.0, gt=0)
+    # Interventions (what Kindred did in reply to which message) are kept this long, in the cache only.
+    intervention_ttl_s: float = Field(default=21600.0, gt=0)
+    # /mood keeps per-day sums for this many days.
+    mood_days: int = Field(default=31, ge=30, le=366)
 
 
 class LLMModelSettings(_Section):
@@ -260,6 +446,12 @@ class Settings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     reflection: ReflectionSettings = Field(default_factory=ReflectionSettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
+    support: SupportSettings = Field(default_factory=SupportSettings)
+    flags: FlagSettings = Field(default_factory=FlagSettings)
+    admin: AdminSettings = Field(default_factory=AdminSettings)
+    crystals: CrystalsSettings = Field(default_factory=CrystalsSettings)
+    safety: SafetySettings = Field(default_factory=SafetySettings)
 
     @classmethod
     def settings_customise_sources(

@@ -18,7 +18,7 @@ _JOB_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0)
 TURNS = Counter("kindred_turns", "Turns handled, by outcome", ["outcome"], registry=REGISTRY)
 REPLY_LATENCY = Histogram(
     "kindred_reply_latency_seconds",
-    "From a message's arrival to its reply being delivered",
+    "From a turn's start (after coalescing a burst) to its reply being delivered and recorded",
     buckets=_REPLY_BUCKETS,
     registry=REGISTRY,
 )
@@ -36,6 +36,8 @@ LLM_TOKENS = Counter(
 )
 LLM_ERRORS = Counter("kindred_llm_errors", "LLM call failures", ["model", "kind"], registry=REGISTRY)
 CACHE_HIT_RATIO = Gauge("kindred_cache_hit_ratio", "Cache hits over lookups since start", registry=REGISTRY)
+# The hit ratio since start hides a recent drop; these counters let rate() judge a window.
+CACHE_LOOKUPS = Counter("kindred_cache_lookups", "Cache lookups, by result", ["result"], registry=REGISTRY)
 QUEUE_DEPTH = Gauge("kindred_queue_depth", "Background jobs waiting", registry=REGISTRY)
 QUEUE_IN_FLIGHT = Gauge("kindred_queue_in_flight", "Background jobs being worked", registry=REGISTRY)
 QUEUE_DEAD = Gauge("kindred_queue_dead_letters", "Background jobs in the dead-letter list", registry=REGISTRY)
@@ -48,6 +50,7 @@ JOB_DURATION = Histogram(
     registry=REGISTRY,
 )
 JOB_FAILURES = Counter("kindred_job_failures", "Background job failures", ["job_type"], registry=REGISTRY)
+SQL_POOL_IN_USE = Gauge("kindred_sql_pool_in_use", "SQL pool connections checked out", registry=REGISTRY)
 SQL_POOL_USAGE = Gauge(
     "kindred_sql_pool_usage_ratio", "Share of SQL pool connections in use", registry=REGISTRY
 )
@@ -59,3 +62,57 @@ TIER_UP = Gauge(
 FEATURE_ENABLED = Gauge(
     "kindred_feature_enabled", "1 when a runtime feature flag is on", ["flag"], registry=REGISTRY
 )
+
+
+def observe_turn(status: str, timings_ms: dict[str, float]) -> None:
+    """Count a handled message by outcome; for a reply, observe its latency and Kindred's share of it."""
+    TURNS.labels(status).inc()
+    total = timings_ms.get("total_ms")
+    if status == "replied" and total is not None:
+        REPLY_LATENCY.observe(total / 1000)
+        REPLY_OVERHEAD.observe(max(total - timings_ms.get("llm_ms", 0.0), 0.0) / 1000)
+
+
+class ModelMetrics:
+    """One model's LLM series, bound once so that a call costs a few additions."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self._latency = LLM_LATENCY.labels(model)
+        self._tokens_in = LLM_TOKENS.labels(model, "in")
+        self._tokens_out = LLM_TOKENS.labels(model, "out")
+
+    def success(self, seconds: float, tokens_in: int, tokens_out: int) -> None:
+        """Record a finished call."""
+        self._latency.observe(seconds)
+        self._tokens_in.inc(tokens_in)
+        self._tokens_out.inc(tokens_out)
+
+    def failure(self, kind: str) -> None:
+        """Record a failed call: timeout, failure (server or connection) or rate_limited."""
+        LLM_ERRORS.labels(self.model, kind).inc()
+
+
+def counter_total(counter: Counter, **labels: str) -> float:
+    """Return a counter's total, summed over every series whose labels include ``labels``."""
+    total = 0.0
+    for family in counter.collect():
+        for sample in family.samples:
+            if sample.name.endswith("_total") and labels.items() <= sample.labels.items():
+                total += sample.value
+    return total
+
+
+def histogram_counts(histogram: Histogram, le: float) -> tuple[float, float]:
+    """Return (all observations, observations at or under the smallest bucket bound >= ``le``)."""
+    count, within = 0.0, 0.0
+    bound = float("inf")
+    for family in histogram.collect():
+        for sample in family.samples:
+            if sample.name.endswith("_count"):
+                count = sample.value
+            elif sample.name.endswith("_bucket"):
+                edge = float(sample.labels["le"])
+                if le <= edge < bound:
+                    bound, within = edge, sample.value
+    return count, within

@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
+from bot import metrics
 from bot.errors import EXIT_OK
 from storage.config import QueueSettings
 from storage.queue import DeadJob, Job, JobQueue, QueueStats, RetryLater, backoff_s, describe_error
@@ -296,6 +297,7 @@ class Worker:
         if processor is None:
             await self._fail(jobs, f"no processor is registered for job type {job_type!r}")
             return
+        started = time.perf_counter()
         try:
             await processor.handler(list(jobs))
         except RetryLater as exc:
@@ -308,6 +310,7 @@ class Worker:
                 log.info("a batch of %s %s jobs failed; running them one by one", len(jobs), job_type)
                 await self._isolate(processor, jobs)
             return
+        metrics.JOB_DURATION.labels(job_type).observe(time.perf_counter() - started)
         self._outages.pop(job_type, None)
         await self._complete(jobs)
 
@@ -334,6 +337,7 @@ class Worker:
     async def _fail(self, jobs: list[Job], error: str, exc: BaseException | None = None) -> None:
         # The traceback goes to the log at DEBUG only: it may hold the text the job was working on.
         log.warning("job %s (%s) failed: %s", jobs[0].id, jobs[0].job_type, error)
+        metrics.JOB_FAILURES.labels(jobs[0].job_type).inc(len(jobs))
         if exc is not None:
             log.debug("job %s failure", jobs[0].id, exc_info=exc)
         if await self._settle(self.queue.fail(self.name, jobs, error), "record a failure"):

@@ -93,6 +93,8 @@ class Recalled:
     reasons: dict[str, float] = field(default_factory=dict)
     speaker: str | None = None
     realm: str | None = None
+    # For a turn recalled with ``neighbours``: the turns said just before and after it there, in order.
+    context: tuple[Recalled, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

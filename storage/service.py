@@ -20,20 +20,27 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from storage.admin import AdminStore
 from storage.cache import Cache, make_cache
 from storage.cache.base import RateDecision
-from storage.compression import ColdHit, CompressionReport, MemoryTiers, Summariser, quantise
+from storage.compression import CompressionReport, MemoryTiers, Summariser, quantise
 from storage.config import CompressionSettings, StorageSettings
+from storage.crystals import CrystalStore
 from storage.embedding import make_embedder
 from storage.embedding.base import Embedder, EmbeddingError, space_id
 from storage.health import Status, TierHealth
+from storage.importance import ImportanceStore, NewMemory
+from storage.personal_data import PersonalData
 from storage.queue import JobQueue, make_queue
+from storage.recall.engine import Asker, Recall, recalled
+from storage.recall.lexical import Visibility
 from storage.records import MemoryRecord, Recalled, ReindexReport, SessionRef, TurnRecord, turn_record
 from storage.scope import Scope
 from storage.sql import migrate
 from storage.sql.engine import SQLUnavailable, backend_name, make_engine, ping, redacted, wait_until_ready
 from storage.sql.models import Memory, Turn, utcnow
 from storage.sql.uow import UnitOfWork
+from storage.support import SupportStore
 from storage.vectors import make_vector_index
 from storage.vectors.base import Partition, VectorIndex, VectorItem, VectorsUnavailable
 
@@ -162,6 +169,15 @@ class StorageService:
             self.add_memory,
             on_vectors_failed=self._vectors_failed,
         )
+        # Hybrid recall (lexical, vectors, cold tier); ``search`` below is its only door.
+        self.recall = Recall(self._sessions, self.tiers, self._vectors_failed, self._vectors_ok)
+        self.admin = AdminStore(self._sessions, cache)
+        self.crystals = CrystalStore(self._sessions, cache, embedder)
+        self.support = SupportStore(self._sessions, cache)
+        self.memory = ImportanceStore(self._sessions, cache)
+        self.personal = PersonalData(
+            self._sessions, cache, vectors, self.jobs, self.space, (self._ids, self._conversations)
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -288,6 +304,8 @@ class StorageService:
         if role not in ("user", "assistant"):
             raise ValueError(f"role must be 'user' or 'assistant', not {role!r}")
         when = created_at or utcnow()
+        if await self.memory.paused(scope):  # kept for this conversation only; never indexed or reflected
+            meta = {**(meta or {}), "paused": True}
         async with UnitOfWork(self._sessions) as uow:
             ids = await self._resolve(uow, scope, speaker if role == "user" else None)
             conversation_id = await self._conversation(uow, ids, scope, when)
@@ -425,7 +443,11 @@ class StorageService:
             await uow.commit()
             # The owner filter inside recent_turns makes another person's session id yield nothing.
             rows = await uow.conversations.recent_turns(conversation_id, ids.user_id, limit)
-        return [turn_record(row, scope) for row in rows if row.realm == scope.realm]
+        return [
+            turn_record(row, scope)
+            for row in rows
+            if row.realm == scope.realm and not (row.meta or {}).get("paused")
+        ]
 
     async def index_turns(self, scope: Scope, turns: Sequence[TurnRecord]) -> int:
         """Embed turns and add them to the person's vector partition; return how many were indexed."""
@@ -452,7 +474,12 @@ class StorageService:
             ids = await self._resolve(uow, scope)
             await uow.commit()
             rows = await uow.conversations.turns_by_ids(ids.user_id, [scope.realm], list(turn_ids))
-        return [turn_record(row, scope) for row in sorted(rows, key=lambda r: r.id)]
+        # Said while remembering was paused: never indexed, never reflected on.
+        return [
+            turn_record(row, scope)
+            for row in sorted(rows, key=lambda r: r.id)
+            if not (row.meta or {}).get("paused")
+        ]
 
     async def enqueue_job(
         self,
@@ -499,6 +526,8 @@ class StorageService:
             raise ValueError("a memory needs some text")
         if not 0.0 <= importance <= 1.0:
             raise ValueError(f"importance must be between 0 and 1, not {importance}")
+        draft = NewMemory(text, kind, importance, pinned, dict(meta or {}))
+        importance, meta = await self.memory.score_new(scope, draft), draft.meta
         now = utcnow()
         start = valid_from or now
         extra = dict(meta or {})
@@ -680,128 +709,48 @@ class StorageService:
     # ------------------------------------------------------------------ recall
 
     async def search(
-        self, scope: Scope, query: str, k: int = 10, kinds: Sequence[str] = ("memory", "turn")
+        self,
+        scope: Scope,
+        query: str,
+        k: int = 10,
+        kinds: Sequence[str] = ("memory", "turn"),
+        *,
+        now: datetime | None = None,
+        neighbours: int = 0,
+        history: bool = False,
     ) -> list[Recalled]:
-        """Return up to k memories and turns for ``query``, nearest first, from this person's readable realms.
+        """Return up to k memories and turns for ``query``, best first, from what this person may recall here.
 
-        Uses the vector index and the cold tier (old items' quantised vectors in SQL, promoted back into the
-        index when recalled); when the index is down (or holds another embedding space) falls back to SQL
-        lexical matching by recency.
+        That is their own memories and turns in their readable realms and, in a server channel, what anyone
+        said there in public (storage/recall/ says how and docs/memory.md why). Lexical full-text and the
+        vector and cold tiers are fused, then re-ranked by importance, recency, validity and any time the
+        query names (relative to ``now``); each item's ``reasons`` holds those parts. ``neighbours`` turns
+        either side of a recalled turn come along as its context. Superseded memories (an old value of a
+        fact) are left out unless ``history``, and then rank after current ones. When the vector tier is down
+        (or holds another embedding space) recall runs on the lexical index, time and recency alone.
         """
+        unknown = set(kinds) - {"memory", "turn"}
+        if unknown or not kinds:
+            raise ValueError(f"kinds must be 'memory' and/or 'turn', not {sorted(unknown) or 'nothing'}")
+        if neighbours < 0:
+            raise ValueError("neighbours must be 0 or more")
         async with UnitOfWork(self._sessions) as uow:
             ids = await self._resolve(uow, scope)
             realms = await self._readable_realms(uow, scope, ids.user_id)
-        if self._space_note is None:
-            try:
-                return await self._semantic(scope, ids, realms, query, k, kinds)
-            except (VectorsUnavailable, EmbeddingError) as exc:
-                self._vectors_failed(exc)
-        return await self._lexical(ids, realms, query, k, kinds)
-
-    async def _semantic(
-        self, scope: Scope, ids: _Ids, realms: list[str], query: str, k: int, kinds: Sequence[str]
-    ) -> list[Recalled]:
-        vector = (await self.embedder.embed([query]))[0]
-        where = {"kind": kinds[0]} if len(kinds) == 1 else None
-        hits = await self.vectors.query(
-            self.space, [Partition(scope.user_key, realm) for realm in realms], vector, k, where
+            await uow.commit()
+        shared = ids.scope_id if not scope.is_dm else None  # a server channel's public turns
+        asker = Asker(Visibility(ids.user_id, tuple(realms), shared), scope.user_key, scope.realm)
+        found = await self.recall.search(
+            asker,
+            query,
+            k,
+            kinds,
+            semantic=self._space_note is None,
+            now=now,
+            neighbours=neighbours,
+            history=history,
         )
-        self._vectors_ok()
-        # The cold tier is scored exactly from its quantised vectors, for the same person and realms.
-        cold = {
-            f"{c.kind[0]}{c.id}": c for c in await self.tiers.cold_hits(ids.user_id, realms, vector, k, kinds)
-        }
-        ranked = _merge_tiers([(hit.id, 1.0 - hit.distance) for hit in hits], cold, k)
-        by_kind: dict[str, list[int]] = defaultdict(list)
-        for key, _ in ranked:
-            by_kind["memory" if key[0] == "m" else "turn"].append(int(key[1:]))
-        # Re-read every hit from SQL with the owner filter: the index is derived and may be stale.
-        async with UnitOfWork(self._sessions) as uow:
-            memories = {
-                m.id: m
-                for m in await uow.memories.by_ids(ids.user_id, realms, by_kind["memory"])
-                if m.valid_to is None  # a superseded memory's vector may outlive it in the index
-            }
-            turns = {
-                t.id: t for t in await uow.conversations.turns_by_ids(ids.user_id, realms, by_kind["turn"])
-            }
-        out: list[Recalled] = []
-        for key, similarity in ranked:
-            number = int(key[1:])
-            reasons = {"semantic": similarity, "cold": 1.0} if key in cold else {"semantic": similarity}
-            if key[0] == "m" and number in memories:
-                m = memories[number]
-                out.append(
-                    Recalled(
-                        "memory",
-                        m.id,
-                        m.text,
-                        m.created_at,
-                        similarity,
-                        reasons,
-                        m.speaker,
-                        m.realm,
-                    )
-                )
-            elif key[0] == "t" and number in turns:
-                t = turns[number]
-                out.append(
-                    Recalled(
-                        "turn",
-                        t.id,
-                        t.text,
-                        t.created_at,
-                        similarity,
-                        reasons,
-                        t.speaker,
-                        t.realm,
-                    )
-                )
-        self._promote(scope, ids, out, cold)
-        return out
-
-    def _promote(self, scope: Scope, ids: _Ids, out: list[Recalled], cold: dict[str, ColdHit]) -> None:
-        # Recalled from the cold tier: back into the index, since the person is talking about it again. In
-        # the background: an index write takes tens of milliseconds that the reply need not wait for.
-        warmed = [
-            (cold[f"{r.kind[0]}{r.id}"], r.realm or scope.realm, r.created_at)
-            for r in out
-            if f"{r.kind[0]}{r.id}" in cold
-        ]
-        self.tiers.promote_soon(ids.user_id, scope.user_key, warmed)
-
-    async def _lexical(
-        self, ids: _Ids, realms: list[str], query: str, k: int, kinds: Sequence[str]
-    ) -> list[Recalled]:
-        terms = query_terms(query)
-        async with UnitOfWork(self._sessions) as uow:
-            memories = (
-                await uow.memories.lexical(ids.user_id, realms, terms, 200) if "memory" in kinds else []
-            )
-            turns = (
-                await uow.conversations.lexical_turns(ids.user_id, realms, terms, 200)
-                if "turn" in kinds
-                else []
-            )
-        scored: list[Recalled] = []
-        for kind, rows in (("memory", memories), ("turn", turns)):
-            for row in rows:
-                words = set(query_terms(row.text))
-                overlap = len(words.intersection(terms)) / max(len(terms), 1)
-                scored.append(
-                    Recalled(
-                        kind,
-                        row.id,
-                        row.text,
-                        row.created_at,
-                        overlap,
-                        {"lexical": overlap},
-                        row.speaker,
-                        row.realm,
-                    )
-                )
-        scored.sort(key=lambda r: (r.score, r.created_at), reverse=True)
-        return scored[:k]
+        return [recalled(f) for f in found]
 
     # ------------------------------------------------------------------ cache facade
 
@@ -1106,16 +1055,6 @@ def _lease_key(name: str) -> str:
     if not name or len(key) > 64:  # app_meta.key is VARCHAR(64)
         raise ValueError(f"a lease name must be 1-{64 - len(LEASE_PREFIX)} characters")
     return key
-
-
-def _merge_tiers(
-    hot: Sequence[tuple[str, float]], cold: dict[str, ColdHit], k: int
-) -> list[tuple[str, float]]:
-    """Rank index hits and cold-tier hits together by similarity; an item in both counts once, as hot."""
-    scored = dict(hot)
-    for key, hit in cold.items():
-        scored.setdefault(key, hit.similarity)
-    return sorted(scored.items(), key=lambda kv: kv[1], reverse=True)[:k]
 
 
 def _window_key(scope: Scope) -> str:

@@ -45,7 +45,7 @@ class ModelEndpoint:
         self.client = client
         self._clock = clock or time.monotonic
         self.breaker = CircuitBreaker(settings.name, breaker, self._clock)
-        self.stats = ModelStats(stats_window_s, stats_max_samples, self._clock)
+        self.stats = ModelStats(stats_window_s, stats_max_samples, self._clock, model=settings.name)
         self.rate_limited_until = 0.0
 
     @property

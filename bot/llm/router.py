@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import openai
 
@@ -16,10 +16,13 @@ from bot.config import LLMSettings
 from bot.errors import ConfigError
 from bot.llm.breaker import BreakerConfig
 from bot.llm.client import ModelEndpoint, build_client
-from bot.llm.errors import LLMRequestError, LLMUnavailable, StreamInterrupted
+from bot.llm.errors import LLMError, LLMRequestError, LLMUnavailable, StreamInterrupted
 from bot.llm.ratelimit import backoff_after_429, parse_retry_after
 from bot.llm.stats import ModelSnapshot, RouterSnapshot
 from bot.llm.tokens import count_message_tokens, count_tokens
+
+if TYPE_CHECKING:
+    from bot.flags import Flags
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +93,8 @@ class LLMRouter:
         self._primary: str | None = None
         # The later model chosen because the preferred one was much slower; kept until that one recovers.
         self._speed_choice: str | None = None
+        # Runtime feature flags (set by the admin feature): "synthesis_mode" then decides instead of settings.
+        self.flags: Flags | None = None
         if settings.primary is not None:
             self.set_primary(settings.primary)
 
@@ -424,13 +429,28 @@ class LLMRouter:
         temperature: float | None = None,
     ) -> AsyncGenerator[str, None]:
         """Yield a chat reply: synthesised when synthesis is enabled (and no images), else streamed."""
-        if self.settings.synthesis_enabled and not images:
+        flags = self.flags
+        if images:
+            synthesis = False  # the drafts cannot see images
+        elif flags is None:
+            synthesis = self.settings.synthesis_enabled
+        else:
+            synthesis = await flags.enabled("synthesis_mode")
+        if synthesis:
             replies = self.synthesize(messages, max_tokens=max_tokens, temperature=temperature)
         else:
             replies = self.stream(messages, max_tokens=max_tokens, images=images, temperature=temperature)
-        async with aclosing(replies) as chunks:
-            async for text in chunks:
-                yield text
+        try:
+            async with aclosing(replies) as chunks:
+                async for text in chunks:
+                    yield text
+        except LLMError:
+            if synthesis and flags is not None:
+                # Counted towards the flag's automatic rollback; a whole outage trips the breakers too.
+                await flags.record("synthesis_mode", False)
+            raise
+        if synthesis and flags is not None:
+            await flags.record("synthesis_mode", True)
 
     async def synthesize(
         self,

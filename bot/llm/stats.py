@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from bot import metrics
+
 Clock = Callable[[], float]
 
 
@@ -88,8 +90,16 @@ class RouterSnapshot:
 class ModelStats:
     """Counters and sliding-window latencies of one model."""
 
-    def __init__(self, window_s: float = 600.0, max_samples: int = 500, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        window_s: float = 600.0,
+        max_samples: int = 500,
+        clock: Clock | None = None,
+        model: str | None = None,
+    ) -> None:
         self._clock = clock or time.monotonic
+        # Given a model name, calls are also exported to Prometheus under that label.
+        self._export = metrics.ModelMetrics(model) if model else None
         self.calls = 0
         self.successes = 0
         self.failures = 0
@@ -113,6 +123,8 @@ class ModelStats:
         self.tokens_out += tokens_out
         self._total.add(total_s)
         self._outcomes.add(1.0)
+        if self._export is not None:
+            self._export.success(total_s, tokens_in, tokens_out)
 
     def record_failure(self, *, timeout: bool = False) -> None:
         """Record a call that failed because of the model or its server."""
@@ -121,11 +133,15 @@ class ModelStats:
         if timeout:
             self.timeouts += 1
         self._outcomes.add(0.0)
+        if self._export is not None:
+            self._export.failure("timeout" if timeout else "failure")
 
     def record_rate_limited(self) -> None:
         """Record a call that the server refused with 429."""
         self.calls += 1
         self.rate_limited += 1
+        if self._export is not None:
+            self._export.failure("rate_limited")
 
     def error_rate(self) -> float:
         """Return the share of failed calls in the window."""

@@ -1,1 +1,1 @@
-"""Operations: the local HTTP endpoint for health (and, later, metrics)."""
+"""Operations: the local HTTP endpoint (/healthz, /metrics), the state gauges and in-process alerts."""

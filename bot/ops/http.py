@@ -1,4 +1,5 @@
-"""The local HTTP endpoint: ``/healthz`` reports each tier (and the gateway) as ok, degraded or down."""
+"""The local HTTP endpoint: ``/healthz`` reports each tier (and the gateway) as ok, degraded or down;
+``/metrics`` serves the Prometheus registry."""
 
 from __future__ import annotations
 
@@ -7,12 +8,16 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from bot.metrics import REGISTRY
 from storage.health import Status, TierHealth
 
 log = logging.getLogger(__name__)
 
 HealthSource = Callable[[], Awaitable[list[TierHealth]]]
+# Brings the state gauges up to date before a scrape (given the health already gathered for it).
+MetricsRefresh = Callable[[list[TierHealth]], Awaitable[object]]
 
 
 def overall(parts: list[TierHealth]) -> Status:
@@ -27,20 +32,24 @@ def overall(parts: list[TierHealth]) -> Status:
 class OpsServer:
     """A small aiohttp server bound to a local port."""
 
-    def __init__(self, host: str, port: int, health: HealthSource) -> None:
+    def __init__(
+        self, host: str, port: int, health: HealthSource, refresh: MetricsRefresh | None = None
+    ) -> None:
         self.host, self.port = host, port
         self._health = health
+        self._refresh = refresh
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
         """Start listening."""
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/metrics", self._metrics)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
-        log.info("ops endpoint on http://%s:%s/healthz", self.host, self.port)
+        log.info("ops endpoint on http://%s:%s (/healthz, /metrics)", self.host, self.port)
 
     async def stop(self) -> None:
         """Stop listening."""
@@ -70,3 +79,11 @@ class OpsServer:
             status=503 if status is Status.DOWN else 200,
             content_type="application/json",
         )
+
+    async def _metrics(self, _request: web.Request) -> web.Response:
+        if self._refresh is not None:
+            try:
+                await self._refresh(await self._health())
+            except Exception as exc:  # stale gauges beat no metrics at all while a tier misbehaves
+                log.warning("could not refresh the metrics gauges: %s", type(exc).__name__)
+        return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -7,6 +7,7 @@ from typing import Protocol
 from bot.config import PersonaSettings
 from bot.pipeline.budget import Section
 from bot.pipeline.message import TurnInput
+from storage.records import Recalled
 from storage.scope import Scope
 from storage.service import StorageService
 
@@ -15,6 +16,8 @@ PRIORITY_REPLY_CHAIN = 80
 PRIORITY_ATTACHMENTS = 75
 PRIORITY_RECALL = 70
 PRIORITY_HISTORY = 60
+# Turns either side of a recalled turn that come along with it.
+RECALL_NEIGHBOURS = 1
 
 
 class ContextProvider(Protocol):
@@ -93,12 +96,12 @@ class RecallProvider:
         if self.k == 0:
             return []
         recent = {t.id for t in await self.storage.recent_turns(turn.scope)}
-        recalled = await self.storage.search(turn.scope, turn.text, k=self.k + len(recent))
-        units = [
-            f"- ({item.created_at:%Y-%m-%d}) {item.text}"
-            for item in recalled
-            if not (item.kind == "turn" and item.id in recent)
-        ][: self.k]
+        # A recalled turn brings the turn either side of it: the question it answered, the reply it got.
+        recalled = await self.storage.search(
+            turn.scope, turn.text, k=self.k + len(recent), neighbours=RECALL_NEIGHBOURS
+        )
+        fresh = [item for item in recalled if not (item.kind == "turn" and item.id in recent)]
+        units = [_recall_unit(item) for item in fresh[: self.k]]
         if not units:
             return []
         header = (
@@ -106,6 +109,16 @@ class RecallProvider:
             "only when relevant):"
         )
         return [Section("recall", PRIORITY_RECALL, header=header, units=units)]
+
+
+def _recall_unit(item: Recalled) -> str:
+    said = f"{item.speaker}: {item.text}" if item.kind == "turn" and item.speaker else item.text
+    lines = [f"- ({item.created_at:%Y-%m-%d}) {said}"]
+    lines += [
+        f"    ({'before' if c.id < item.id else 'after'}) {c.speaker or 'someone'}: {c.text}"
+        for c in item.context
+    ]
+    return "\n".join(lines)
 
 
 class ReplyChainProvider:

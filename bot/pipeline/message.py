@@ -47,6 +47,7 @@ class IncomingMessage:
     reply_chain: tuple[ChainMessage, ...] = ()
     attachments: tuple[Attachment, ...] = ()
     parent_channel_id: str | None = None  # a thread's parent channel, whose settings it inherits
+    role_ids: tuple[str, ...] = ()  # the author's roles in the guild, for allow and block lists
 
 
 @dataclass(slots=True)
@@ -62,6 +63,8 @@ class TurnInput:
     attachments: tuple[Attachment, ...] = ()
     notices: list[str] = field(default_factory=list)
     parent_channel_id: str | None = None
+    # The crisis protocol ran for one of the messages: hooks and features should treat the text as private.
+    crisis: bool = False
 
     @property
     def message_id(self) -> str:

@@ -14,11 +14,12 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot import metrics
 from bot.config import Settings
 from bot.llm import LLMRouter
 from bot.llm.errors import LLMError, StreamInterrupted
 from bot.llm.tokens import count_tokens
-from bot.pipeline.budget import fit, to_messages
+from bot.pipeline.budget import Section, fit, to_messages
 from bot.pipeline.context import (
     AttachmentProvider,
     ContextProvider,
@@ -29,7 +30,11 @@ from bot.pipeline.context import (
 )
 from bot.pipeline.message import Attachment, ChainMessage, IncomingMessage, ReplySink, TurnInput
 from bot.reflection.procedural import StyleProvider
+from bot.safety.crisis import CrisisResult
+from bot.safety.disclosure import AIDisclosure
 from bot.safety.normalize import bound_length, normalize_text
+from bot.safety.protocol import CrisisProtocol
+from storage.scope import Scope
 from storage.service import StorageService
 
 log = logging.getLogger(__name__)
@@ -37,13 +42,18 @@ log = logging.getLogger(__name__)
 # Called after a turn is recorded (reply id None when no reply could be given), e.g. to enqueue reflection;
 # never awaited by the person.
 AfterTurn = Callable[[TurnInput, int, int | None], Awaitable[None]]
+# Asked before a turn is taken (allow and block lists, daily allowances); False drops the message, and a gate
+# that refuses tells the person itself if it should.
+Gate = Callable[[IncomingMessage, ReplySink], Awaitable[bool]]
+# Messages-per-minute overrides for a place: {"user": rate, "guild": rate}; a missing key keeps the config.
+RateOverrides = Callable[[Scope], Awaitable[dict[str, float]]]
 
 
 @dataclass(slots=True)
 class Outcome:
     """What happened to one incoming message (for adapters, tests and metrics)."""
 
-    status: str  # replied, duplicate, merged, rate_limited, empty, failed
+    status: str  # replied, duplicate, merged, rate_limited, refused, empty, failed
     reply: str = ""
     user_turn_id: int | None = None
     reply_turn_id: int | None = None
@@ -55,6 +65,7 @@ class _Burst:
     messages: list[IncomingMessage]
     sink: ReplySink
     done: asyncio.Future[Outcome]
+    crisis: bool = False  # the crisis check fired on one of the messages
 
 
 class Pipeline:
@@ -84,6 +95,14 @@ class Pipeline:
             ]
         )
         self.after_turn: list[AfterTurn] = []
+        self.gates: list[Gate] = []
+        self.rate_overrides: RateOverrides | None = None
+        # Whether after-turn work runs detached from the turn (the fast path, on when unset).
+        self.fast_path: Callable[[Scope], Awaitable[bool]] | None = None
+        # Safety: the crisis protocol runs before anything else reads a message; the AI disclosure opens
+        # a person's first turn and recurs after every configured interval.
+        self.crisis = CrisisProtocol(settings.safety.crisis, storage)
+        self.disclosure = AIDisclosure(storage, settings.safety.disclosure, settings.persona.name)
         self._bursts: dict[str, _Burst] = {}
         self._user_locks: dict[str, asyncio.Lock] = {}
         self._background: set[asyncio.Task[None]] = set()
@@ -97,20 +116,36 @@ class Pipeline:
 
     async def handle(self, message: IncomingMessage, sink: ReplySink) -> Outcome:
         """Process one incoming message; returns when its turn has been answered (or merged into one)."""
+        try:
+            outcome = await self._handle(message, sink)
+        except Exception:
+            metrics.ERRORS.labels("turn").inc()
+            raise
+        metrics.observe_turn(outcome.status, outcome.timings_ms)
+        return outcome
+
+    async def _handle(self, message: IncomingMessage, sink: ReplySink) -> Outcome:
         if not self._accepting:
+            await self._crisis_first(message, sink)  # even while shutting down, a crisis gets its answer
             return Outcome("failed")
         if not await self.storage.claim_message(message.scope, message.message_id):
             return Outcome("duplicate")  # a gateway replay of a message already handled
-        if not await self._within_limits(message, sink):
+        crisis = await self._crisis_first(message, sink)
+        for gate in self.gates:
+            if not await gate(message, sink):
+                return Outcome("refused")
+        # A crisis message is never held back by a rate limit: the person gets a reply every time.
+        if not crisis.hit and not await self._within_limits(message, sink):
             return Outcome("rate_limited")
         key = message.scope.conversation_key
         burst = self._bursts.get(key)
         if burst is not None:
+            burst.crisis = burst.crisis or crisis.hit
             burst.messages.append(message)
             burst.sink = sink  # answer the newest message of the burst
             await burst.done
             return Outcome("merged")
-        burst = _Burst([message], sink, asyncio.get_running_loop().create_future())
+        burst = _Burst([message], sink, asyncio.get_running_loop().create_future(), crisis.hit)
         self._bursts[key] = burst
         try:
             if self.limits.coalesce_window_s > 0:
@@ -127,16 +162,30 @@ class Pipeline:
         burst.done.set_result(outcome)
         return outcome
 
+    async def _crisis_first(self, message: IncomingMessage, sink: ReplySink) -> CrisisResult:
+        result = self.crisis.screen(message)
+        if result.hit:
+            await self.crisis.respond(message, sink, result)
+        return result
+
     async def _within_limits(self, message: IncomingMessage, sink: ReplySink) -> bool:
         scope = message.scope
-        checks = [("user", scope.user_key, self.limits.user_burst, self.limits.user_messages_per_minute)]
+        overrides = await self.rate_overrides(scope) if self.rate_overrides is not None else {}
+        checks = [
+            (
+                "user",
+                scope.user_key,
+                *_rate(self.limits.user_burst, self.limits.user_messages_per_minute, overrides.get("user")),
+            )
+        ]
         if scope.guild_id is not None:
             checks.append(
                 (
                     "guild",
                     f"g{scope.guild_id}",
-                    self.limits.guild_burst,
-                    self.limits.guild_messages_per_minute,
+                    *_rate(
+                        self.limits.guild_burst, self.limits.guild_messages_per_minute, overrides.get("guild")
+                    ),
                 )
             )
         for bucket, subject, burst, per_minute in checks:
@@ -188,6 +237,7 @@ class Pipeline:
             attachments=tuple(attachments),
             notices=notices,
             parent_channel_id=burst.messages[0].parent_channel_id,
+            crisis=burst.crisis,
         )
 
     async def _run_turn(self, turn: TurnInput, sink: ReplySink) -> Outcome:
@@ -198,6 +248,8 @@ class Pipeline:
         if not turn.text and not any(a.text or a.is_image for a in turn.attachments):
             return Outcome("empty")
         meta: dict[str, Any] = {"message_ids": turn.message_ids} if len(turn.message_ids) > 1 else {}
+        private = self._crisis_meta(turn)
+        meta.update(private)
         user_turn = await self.storage.record_turn(
             turn.scope,
             "user",
@@ -210,6 +262,8 @@ class Pipeline:
         timings["record_ms"] = _ms(start)
         messages, images = await self._prompt(turn)
         timings["context_ms"] = _ms(start) - timings["record_ms"]
+        if await self.disclosure.due(turn.scope):
+            await sink.notice(self.disclosure.text)
         await sink.typing()
         chain = self.llm.candidates(images=images)
         max_tokens = chain[0].settings.max_output_tokens if chain else None
@@ -224,7 +278,7 @@ class Pipeline:
         except LLMError as exc:
             log.warning("no reply for a turn: %s", type(exc).__name__)
             await sink.notice(str(exc))
-            self._after(turn, user_turn.id, None)
+            await self._after(turn, user_turn.id, None)
             return Outcome("failed", user_turn_id=user_turn.id, timings_ms=timings)
         timings["llm_ms"] = _ms(llm_start)
         reply_turn = await self.storage.record_turn(
@@ -233,10 +287,18 @@ class Pipeline:
             delivered,
             speaker=self.settings.persona.name,
             message_id=f"{turn.message_id}:reply",
+            meta=private or None,
         )
-        self._after(turn, user_turn.id, reply_turn.id)
+        await self._after(turn, user_turn.id, reply_turn.id)
         timings["total_ms"] = _ms(start)
         return Outcome("replied", delivered, user_turn.id, reply_turn.id, timings)
+
+    def _crisis_meta(self, turn: TurnInput) -> dict[str, Any]:
+        """Return the turn markers for a crisis turn: kept in SQL and the window, but by default (``paused``,
+        the flag indexing, recall and reflection skip) never turned into a memory."""
+        if not turn.crisis:
+            return {}
+        return {"crisis": True} if self.crisis.settings.remember else {"crisis": True, "paused": True}
 
     async def _prompt(self, turn: TurnInput) -> tuple[list[dict[str, Any]], bool]:
         chain = self.llm.candidates()
@@ -248,6 +310,8 @@ class Pipeline:
         sections = []
         for batch in await asyncio.gather(*(p.provide(turn) for p in self.providers)):
             sections.extend(batch)
+        if turn.crisis:
+            sections.append(Section("crisis", 100, units=[self.crisis.instruction], required=True))
         fitted = fit(sections, budget, lambda text: count_tokens(text, model_name))
         messages: list[dict[str, Any]] = list(to_messages(fitted, turn.text))
         images = [a for a in turn.attachments if a.is_image and a.url]
@@ -278,7 +342,15 @@ class Pipeline:
 
     # ------------------------------------------------------------------ background and shutdown
 
-    def _after(self, turn: TurnInput, user_turn_id: int, reply_turn_id: int | None) -> None:
+    async def _after(self, turn: TurnInput, user_turn_id: int, reply_turn_id: int | None) -> None:
+        if self.fast_path is not None and not await self.fast_path(turn.scope):
+            # Fast path switched off: the turn ends only once its after-turn work is done (the baseline).
+            for hook in self.after_turn:
+                try:
+                    await hook(turn, user_turn_id, reply_turn_id)
+                except Exception:
+                    log.exception("after-turn hook failed")
+            return
         for hook in self.after_turn:
             self._spawn(hook(turn, user_turn_id, reply_turn_id))
 
@@ -287,6 +359,7 @@ class Pipeline:
             try:
                 await coro
             except Exception:
+                metrics.ERRORS.labels("after_turn").inc()
                 log.exception("after-turn hook failed")
 
         task = asyncio.get_running_loop().create_task(run())
@@ -310,6 +383,14 @@ class Pipeline:
 
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(settle(), timeout_s)
+
+
+def _rate(burst: int, per_minute: float, override: float | None) -> tuple[int, float]:
+    # An admin's rate replaces the configured one; the burst never exceeds a minute's worth, so a low
+    # override holds from the first messages on.
+    if override is None:
+        return burst, per_minute
+    return max(1, min(burst, int(override))), override
 
 
 def _ms(since: float) -> float:

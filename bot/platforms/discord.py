@@ -13,6 +13,7 @@ from discord.ext import commands
 from bot.config import PipelineSettings
 from bot.errors import KindredError
 from bot.pipeline.message import Attachment, ChainMessage, IncomingMessage
+from bot.platforms.discord_send import safe_send
 from storage.scope import Scope
 
 if TYPE_CHECKING:
@@ -41,6 +42,14 @@ class KindredBot(commands.Bot):
         )
         self.kindred = kindred
         self.tree.error(self.on_app_command_error)
+        kindred.alerts.sink = self  # threshold alerts and flag rollbacks go to the admin channel
+
+    async def send_alert(self, channel_id: int, text: str) -> None:
+        """Post an operations alert to the configured admin channel (the AlertSink of bot.ops.alerts)."""
+        channel = self.get_channel(channel_id) or await self.fetch_channel(channel_id)
+        if not isinstance(channel, discord.abc.Messageable):
+            raise TypeError(f"channel {channel_id} cannot receive messages")
+        await safe_send(channel, text)
 
     async def setup_hook(self) -> None:
         """Load every configured cog, then register the slash commands with Discord."""
@@ -70,11 +79,16 @@ class KindredBot(commands.Bot):
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
         """Answer a failed slash command privately with a safe message."""
-        text = user_error_text(error)
-        if interaction.response.is_done():
-            await interaction.followup.send(text, ephemeral=True)
-        else:
-            await interaction.response.send_message(text, ephemeral=True)
+        await answer_error(interaction, error)
+
+
+async def answer_error(interaction: discord.Interaction, error: Exception) -> None:
+    """Answer a failed command or component press privately with a safe message."""
+    text = user_error_text(error)
+    if interaction.response.is_done():
+        await interaction.followup.send(text, ephemeral=True)
+    else:
+        await interaction.response.send_message(text, ephemeral=True)
 
 
 def user_error_text(error: Exception) -> str:
@@ -208,4 +222,5 @@ async def to_incoming(
             message, settings.attachment_max_bytes, settings.attachment_max_chars
         ),
         parent_channel_id=parent_channel_id(message),
+        role_ids=tuple(str(role.id) for role in getattr(message.author, "roles", ())),
     )

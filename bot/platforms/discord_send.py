@@ -96,6 +96,36 @@ class DiscordSink:
         """Send a short notice in reply to the person's message."""
         await safe_send(self.channel, text, reference=self.reply_to)
 
+    async def private_notice(self, text: str) -> None:
+        """Send text to the person alone: a DM from a guild channel, or here when this is a DM already.
+
+        If their DMs are closed the text is posted in the channel instead: for the crisis protocol, the
+        person reading the helplines matters more than discretion, and silence is not an option.
+        """
+        author = self.reply_to.author if self.reply_to is not None else None
+        if author is not None and getattr(self.channel, "guild", None) is not None:
+            try:
+                if await safe_send(author.dm_channel or await author.create_dm(), text):
+                    return
+            except discord.HTTPException as exc:
+                log.warning("could not DM a person (%s); posting in the channel", exc.status)
+        await safe_send(self.channel, text, reference=self.reply_to)
+
+    async def moderator_alert(self, channel_id: int, text: str) -> None:
+        """Post text in a channel of this conversation's guild (never of another guild)."""
+        guild = getattr(self.channel, "guild", None)
+        target = guild.get_channel(channel_id) if guild is not None else None
+        if not isinstance(target, discord.abc.Messageable):
+            guild_id = getattr(guild, "id", None)
+            log.warning("moderator alert channel %s is not a text channel of guild %s", channel_id, guild_id)
+            return
+        if not can_send(target):
+            log.warning("no permission to post the moderator alert in channel %s", channel_id)
+            return
+        # Not through safe_send: the alert is Kindred's own fixed text, and its user and channel mentions
+        # must render (as names) for moderators to act; NO_PINGS still keeps them from pinging anyone.
+        await target.send(text, allowed_mentions=NO_PINGS)
+
     async def stream(self, chunks: AsyncIterator[str]) -> str:
         """Stream the reply by editing messages as text arrives; return the full text delivered."""
         if not can_send(self.channel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from bot.config import ReflectionSettings
 from bot.llm import LLMRouter
@@ -15,6 +16,9 @@ from bot.reflection.procedural import PROCEDURAL, ProceduralProcessor, detect_st
 from bot.reflection.semantic import SemanticProcessor
 from bot.worker import ProcessorRegistry
 from storage.service import StorageService
+
+if TYPE_CHECKING:
+    from bot.flags import FlagReader
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,8 @@ class Reflection:
         self.semantic = SemanticProcessor(storage, llm, settings, self.budget, self.status)
         self.episodic = EpisodicProcessor(storage, llm, settings, self.budget, self.status, bot_name)
         self.procedural = ProceduralProcessor(storage)
+        # The runtime "reflection" flag (set by the admin feature); None: only the settings decide.
+        self.flags: FlagReader | None = None
 
     def register(self, registry: ProcessorRegistry) -> None:
         """Register index (unless already there), semantic, episodic and procedural processors."""
@@ -59,6 +65,8 @@ class Reflection:
         turns = await self.storage.turns_for_indexing(scope, ids)
         await enqueue_index(self.storage, scope, turns)
         if not self.settings.enabled:
+            return
+        if self.flags is not None and not await self.flags.enabled("reflection", scope.guild_id):
             return
         key = message_key(scope, turn.message_id)
         payload = turn_payload(scope, user_turn_id, reply_turn_id)

@@ -256,6 +256,17 @@ class KindredScheduler:
             state.last_error = f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS]
             state.last_error_at = datetime.now(UTC)
 
+    async def run_now(self, job_id: str) -> JobStatus:
+        """Run a registered job at once (an operator's request) under the same lease rule; return its status.
+
+        Raises KeyError for an unknown job. When another process holds the lease the run is skipped (and
+        counted as such), since two runs of one job must never overlap.
+        """
+        if job_id not in self._jobs:
+            raise KeyError(job_id)
+        await self._run(job_id)
+        return replace(self._state[job_id])
+
     # ------------------------------------------------------------ status
 
     def status(self) -> list[JobStatus]:

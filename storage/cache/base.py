@@ -54,6 +54,14 @@ class Cache(Protocol):
         """Delete every key starting with ``prefix``; return how many went."""
         ...
 
+    async def keys_with_segment(self, segment: str) -> list[str]:
+        """Return every live key with ``segment`` as one of its ``:``-separated parts (see has_segment)."""
+        ...
+
+    async def delete_segment(self, segment: str) -> int:
+        """Delete every key with ``segment`` as one of its parts (forget-me); return how many went."""
+        ...
+
     async def push_window(
         self, key: str, item: str, max_len: int, ttl_s: float | None = None, *, create: bool = True
     ) -> None:
@@ -94,6 +102,17 @@ class Cache(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+def has_segment(key: str, segment: str) -> bool:
+    """Return whether ``segment`` is a whole ``:``-separated part run of ``key``.
+
+    Per-person keys carry the person's ``user_key`` as such a run (``win:discord.42:dm:-``), so
+    ``discord.4`` never matches ``discord.42``.
+    """
+    if not segment:
+        raise ValueError("a key segment must not be empty")
+    return f":{segment}:" in f":{key}:"
 
 
 @asynccontextmanager

@@ -182,6 +182,25 @@ class FailoverCache:
         """Delete every key starting with ``prefix``; return how many went."""
         return await self._run(lambda cache: cache.delete_prefix(prefix), touches_prefix=prefix)
 
+    async def keys_with_segment(self, segment: str) -> list[str]:
+        """Return the keys with ``segment`` as one of their parts in whichever cache is serving."""
+        return await self._run(lambda cache: cache.keys_with_segment(segment))
+
+    async def delete_segment(self, segment: str) -> int:
+        """Delete the keys with ``segment`` in both caches; raise CacheUnavailable while Redis is away.
+
+        Forget-me must reach Redis itself, so unlike other writes this one is not done until Redis answers:
+        the caller retries it (a durable job) once Redis is back.
+        """
+        removed = await self._fallback.delete_segment(segment)
+        if self._degraded:
+            raise CacheUnavailable("Redis is unreachable; its keys are deleted when it returns")
+        try:
+            return removed + await self._primary.delete_segment(segment)
+        except CacheUnavailable as exc:
+            self._enter_degraded(exc)
+            raise
+
     async def push_window(
         self, key: str, item: str, max_len: int, ttl_s: float | None = None, *, create: bool = True
     ) -> None:

@@ -15,7 +15,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from storage.cache.base import CacheStats, RateDecision
+from storage.cache.base import CacheStats, RateDecision, has_segment
 from storage.health import Status, TierHealth
 
 log = logging.getLogger(__name__)
@@ -146,6 +146,14 @@ class InProcessCache:
             if entry.expires_at is None or entry.expires_at > now:
                 removed += 1
         return removed
+
+    async def keys_with_segment(self, segment: str) -> list[str]:
+        """Return every live key with ``segment`` as one of its parts."""
+        return [k for k in list(self._entries) if has_segment(k, segment) and self._live(k) is not None]
+
+    async def delete_segment(self, segment: str) -> int:
+        """Delete every key with ``segment`` as one of its parts; return how many went."""
+        return await self.delete(*await self.keys_with_segment(segment))
 
     # ------------------------------------------------------------ windows
 

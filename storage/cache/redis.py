@@ -19,7 +19,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from storage.cache.base import CacheStats, CacheUnavailable, RateDecision
+from storage.cache.base import CacheStats, CacheUnavailable, RateDecision, has_segment
 
 # Connections per process; a request beyond that waits up to POOL_WAIT_S for one to come free.
 POOL_SIZE = 128
@@ -171,6 +171,27 @@ class RedisCache:
                     batch.clear()
             if batch:
                 removed += int(await self._client.unlink(*batch))
+        return removed
+
+    async def keys_with_segment(self, segment: str) -> list[str]:
+        """Return every key (without this cache's prefix) with ``segment`` as one of its parts."""
+        escape = _GLOB_SPECIAL.sub
+        pattern = escape(r"\\\1", self._key("")) + "*" + escape(r"\\\1", segment) + "*"
+        start = len(self._key(""))
+        found = []
+        with _unavailable_on_error():
+            async for raw in self._client.scan_iter(match=pattern, count=_DELETE_BATCH):
+                key = (raw.decode() if isinstance(raw, bytes) else str(raw))[start:]
+                if has_segment(key, segment):  # the glob also matches "discord.42" for "discord.4"
+                    found.append(key)
+        return found
+
+    async def delete_segment(self, segment: str) -> int:
+        """Delete every key with ``segment`` as one of its parts; return how many went."""
+        keys = await self.keys_with_segment(segment)
+        removed = 0
+        for start in range(0, len(keys), _DELETE_BATCH):
+            removed += await self.delete(*keys[start : start + _DELETE_BATCH])
         return removed
 
     # ------------------------------------------------------------ windows

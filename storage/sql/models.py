@@ -120,6 +120,8 @@ class Turn(Base):
         UniqueConstraint("user_id", "message_id", "role", name="uq_turns_message"),
         Index("ix_turns_conversation", "conversation_id", "id"),
         Index("ix_turns_user_realm_time", "user_id", "realm", "created_at"),
+        # A channel's turns in order: recall reads what was said there in public, and neighbours (0005).
+        Index("ix_turns_scope", "scope_id", "id"),
         # Recall scans a person's cold turns; compression finds old hot ones. Partial, so each index only
         # holds the rows its query wants.
         Index(

@@ -5,13 +5,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.app import Kindred
-from bot.config import LLMModelSettings, LLMSettings, OpsSettings, PipelineSettings, Settings
+from bot.config import (
+    DisclosureSettings,
+    LLMModelSettings,
+    LLMSettings,
+    OpsSettings,
+    PipelineSettings,
+    SafetySettings,
+    Settings,
+)
 from bot.platforms.discord import KindredBot
 from storage.config import StorageSettings
 from tests.fakes.discord_api import FakeDiscord, StoredMessage
@@ -25,8 +34,11 @@ def make_settings(
     openai: FakeOpenAI,
     models: list[str] | None = None,
     vision: tuple[str, ...] = (),
+    disclose: bool = False,
     **pipeline: Any,
 ) -> Settings:
+    # The AI disclosure (a notice on first contact) is off unless a test is about it, so replies are counted
+    # and matched on their own.
     chain = [
         LLMModelSettings(
             name=name,
@@ -43,7 +55,23 @@ def make_settings(
         llm=LLMSettings(models=chain, breaker_cooldown_s=60),
         ops=OpsSettings(http_enabled=False),
         pipeline=PipelineSettings(**{"coalesce_window_s": 0.0, **pipeline}),
+        safety=SafetySettings(disclosure=DisclosureSettings(enabled=disclose)),
     )
+
+
+@asynccontextmanager
+async def serve(settings: Settings, fake: FakeDiscord) -> AsyncIterator[Kindred]:
+    """Run Kindred with these settings as a bot on the fake Discord API until the block ends."""
+    app = await Kindred.start(settings)
+    bot = KindredBot(app, guild_ready_timeout=0.05)
+    try:
+        async with fake.running(bot):
+            try:
+                yield app
+            finally:
+                await app.pipeline.drain(10)  # let streamed replies finish before the client closes
+    finally:
+        await app.close()
 
 
 @pytest.fixture
@@ -51,20 +79,11 @@ async def start_bot(
     tmp_path: Path, fake_discord: FakeDiscord, openai_server: FakeOpenAI
 ) -> AsyncIterator[Callable[..., Any]]:
     """Return an async context factory that runs Kindred on the fakes with the given settings."""
-    from contextlib import asynccontextmanager
 
     @asynccontextmanager
     async def run(**kwargs: Any) -> AsyncIterator[Kindred]:
-        app = await Kindred.start(make_settings(tmp_path / "data", openai_server, **kwargs))
-        bot = KindredBot(app, guild_ready_timeout=0.05)
-        try:
-            async with fake_discord.running(bot):
-                try:
-                    yield app
-                finally:
-                    await app.pipeline.drain(10)  # let streamed replies finish before the client closes
-        finally:
-            await app.close()
+        async with serve(make_settings(tmp_path / "data", openai_server, **kwargs), fake_discord) as app:
+            yield app
 
     yield run
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import io
 import json
 import math
 import re
@@ -32,6 +33,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from PIL import Image
 
 JSON_TYPE = "application/json"
 SSE_TYPE = "text/event-stream"
@@ -120,7 +122,7 @@ def embed_text(text: str, dimensions: int = DEFAULT_EMBEDDING_DIMENSIONS) -> lis
 
 
 class FakeOpenAI:
-    """An aiohttp app serving /v1/chat/completions, /v1/embeddings and /v1/models on 127.0.0.1.
+    """An aiohttp app serving /v1/chat/completions, /v1/embeddings, /v1/images/generations and /v1/models.
 
     The server runs its own event loop in a background thread, so the test's loop holds only the
     client's tasks (a test can assert that nothing was left pending) and a busy test cannot stall it.
@@ -152,6 +154,7 @@ class FakeOpenAI:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/embeddings", self._embeddings)
+        app.router.add_post("/v1/images/generations", self._images)
         app.router.add_get("/v1/models", self._models)
         return app
 
@@ -472,6 +475,35 @@ class FakeOpenAI:
                 "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
             }
         )
+
+    async def _images(self, request: web.Request) -> web.StreamResponse:
+        return await self._tracked(request, self._images_inner)
+
+    async def _images_inner(self, request: web.Request) -> web.StreamResponse:
+        recorded = await self._record(request)
+        behaviour = self.behaviour(recorded.model)
+        replaced = await self._misbehave(behaviour, recorded)
+        if replaced is not None:
+            return replaced
+        prompt = recorded.body.get("prompt")
+        if not isinstance(prompt, str) or not prompt:
+            return self._error(400, "prompt must be a non-empty string")
+        size = str(recorded.body.get("size") or "1024x1024")
+        match = re.fullmatch(r"(\d{2,4})x(\d{2,4})", size)
+        if match is None:
+            return self._error(400, "size must look like 1024x1024")
+        n = recorded.body.get("n") or 1
+        fmt = recorded.body.get("response_format") or "b64_json"
+        if fmt != "b64_json":
+            return self._error(400, "this fake answers response_format b64_json only")
+        width, height = int(match.group(1)), int(match.group(2))
+        # A solid picture whose colour is a hash of the prompt: tests can tell which prompt made it.
+        rgb = tuple(hashlib.blake2b(prompt.encode("utf-8"), digest_size=3).digest())
+        out = io.BytesIO()
+        Image.new("RGB", (width, height), rgb).save(out, format="PNG")
+        encoded = base64.b64encode(out.getvalue()).decode("ascii")
+        data = [{"b64_json": encoded, "revised_prompt": prompt} for _ in range(int(n))]
+        return self._json({"created": int(time.time()), "data": data})
 
     async def _models(self, request: web.Request) -> web.StreamResponse:
         await self._record(request)

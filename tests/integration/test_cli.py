@@ -180,7 +180,9 @@ def test_worker_command_runs_queued_jobs_and_stops_cleanly_on_sigterm(tmp_path: 
     async def indexed() -> bool:
         storage = await StorageService.open(StorageSettings(data_dir=tmp_path / "data"))
         try:
-            return bool(await storage.search(scope, "bees", kinds=("turn",)))
+            # Found by the vector index, not only by the full-text index that SQL keeps itself.
+            found = await storage.search(scope, "bees", kinds=("turn",))
+            return any(r.reasons.get("semantic", 0.0) > 0 for r in found)
         finally:
             await storage.close()
 

@@ -10,6 +10,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
 from storage.config import SQLSettings
+from storage.recall.lexical import include_name
 from storage.sql import migrate
 from storage.sql.engine import make_engine
 from storage.sql.models import Base
@@ -56,7 +57,7 @@ async def test_migrations_match_the_models(sql_url: str) -> None:
     engine = make_engine(sql_url, SQLSettings())
 
     def diff(conn: Connection) -> list[Any]:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name})
         return list(compare_metadata(ctx, Base.metadata))
 
     try:

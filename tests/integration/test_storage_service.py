@@ -168,7 +168,10 @@ async def test_turn_search_is_scoped_to_the_person(storage: StorageService) -> N
     turn = await storage.record_turn(BOB, "user", "my favourite food is ramen", speaker="Bob")
     await storage.index_turns(BOB, [turn])
     assert [r.id for r in await storage.search(BOB, "favourite food", kinds=("turn",))] == [turn.id]
-    assert await storage.search(ALICE, "favourite food", kinds=("turn",)) == []
+    # Said in public in a channel, it is recalled there by others too (tests/integration/test_recall.py),
+    # but nowhere else.
+    assert await storage.search(ALICE_OTHER_GUILD, "favourite food", kinds=("turn",)) == []
+    assert await storage.search(ALICE_DM, "favourite food", kinds=("turn",)) == []
 
 
 # ---------------------------------------------------------------- memories and recall
@@ -297,10 +300,10 @@ async def test_changed_embedding_model_warns_until_reindexed(tmp_path: Path) -> 
         parts = {p.tier: p for p in await second.health()}
         assert parts["embedding"].status is Status.DEGRADED
         assert "reindex" in parts["vectors"].detail
-        assert "lexical" in (await second.search(ALICE, "tomatoes"))[0].reasons  # no mixing of spaces
+        assert "semantic" not in (await second.search(ALICE, "tomatoes"))[0].reasons  # no mixing of spaces
         report = await second.reindex()
         assert report.dropped_spaces == [old_space]
-        assert (await second.search(ALICE, "tomatoes"))[0].reasons.keys() == {"semantic"}
+        assert (await second.search(ALICE, "tomatoes"))[0].reasons["semantic"] > 0
         assert all(p.status is Status.OK for p in await second.health())
     finally:
         await second.close()

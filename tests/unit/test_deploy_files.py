@@ -62,8 +62,20 @@ def is_kindred(svc: Mapping[str, Any]) -> bool:
     return "build" in svc
 
 
+WORKER_COMMAND = ["python", "-m", "bot", "worker"]
+
+
+def is_bot(svc: Mapping[str, Any]) -> bool:
+    """A bot is a Kindred service running the image's command (`bot run`), not a worker."""
+    return is_kindred(svc) and svc.get("command") != WORKER_COMMAND
+
+
 def kindred_in(services: Mapping[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {name: svc for name, svc in services.items() if is_kindred(svc)}
+
+
+def bots_in(services: Mapping[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {name: svc for name, svc in services.items() if is_bot(svc)}
 
 
 def environment(svc: Mapping[str, Any]) -> dict[str, str | None]:
@@ -224,6 +236,7 @@ def test_compose_assigns_every_service_to_its_profile(compose: dict[str, Any]) -
     assert profiles == {
         "kindred": ["", "embedded"],
         "kindred-full": ["full"],
+        "kindred-worker": ["full"],
         "postgres": ["full"],
         "redis": ["full"],
         "chroma": ["full"],
@@ -244,15 +257,15 @@ def test_embedded_profile_is_the_same_selection_as_plain_up(compose: dict[str, A
     assert set(started(compose, EMBEDDED)) == set(started(compose, PLAIN_UP))
 
 
-def test_full_profile_starts_the_servers_and_exactly_one_kindred(compose: dict[str, Any]) -> None:
+def test_full_profile_starts_the_servers_one_bot_and_a_worker(compose: dict[str, Any]) -> None:
     services = started(compose, FULL)
-    assert set(services) == SERVER_SERVICES | {"kindred-full"}
-    assert set(kindred_in(services)) == {"kindred-full"}
+    assert set(services) == SERVER_SERVICES | {"kindred-full", "kindred-worker"}
+    assert set(bots_in(services)) == {"kindred-full"}
 
 
 @pytest.mark.parametrize("active", [PLAIN_UP, EMBEDDED, FULL], ids=["plain", "embedded", "full"])
 def test_every_selection_runs_exactly_one_bot(compose: dict[str, Any], active: tuple[str, ...]) -> None:
-    assert len(kindred_in(started(compose, active))) == 1
+    assert len(bots_in(started(compose, active))) == 1
 
 
 @pytest.mark.parametrize("active", [PLAIN_UP, EMBEDDED, FULL], ids=["plain", "embedded", "full"])
@@ -380,9 +393,58 @@ def test_no_secret_is_written_into_the_compose_file(compose: dict[str, Any]) -> 
             assert value is None or pass_through.fullmatch(value), f"{name}: {var} holds a literal value"
 
 
-def test_every_kindred_service_receives_the_secrets(compose: dict[str, Any]) -> None:
-    for name, svc in kindred_in(compose["services"]).items():
+def test_every_bot_receives_the_secrets(compose: dict[str, Any]) -> None:
+    for name, svc in bots_in(compose["services"]).items():
         assert set(SECRET_VARS) <= set(environment(svc)), name
+
+
+def test_the_worker_gets_the_model_key_but_not_the_discord_token(compose: dict[str, Any]) -> None:
+    env = environment(compose["services"]["kindred-worker"])
+    assert "OPENAI_API_KEY" in env and "OPENAI_BASE_URL" in env
+    assert "DISCORD_TOKEN" not in env
+
+
+# --- compose: the worker ------------------------------------------------------------------------------
+
+
+def test_the_worker_runs_the_worker_command(compose: dict[str, Any]) -> None:
+    assert compose["services"]["kindred-worker"]["command"] == WORKER_COMMAND
+
+
+def test_the_worker_shares_the_bots_servers(compose: dict[str, Any]) -> None:
+    bot, worker = (
+        resolved_env(compose["services"]["kindred-full"]),
+        resolved_env(compose["services"]["kindred-worker"]),
+    )
+    shared = {k: v for k, v in bot.items() if k.startswith("KINDRED__STORAGE__") and "QUEUE" not in k}
+    assert shared and all(worker.get(k) == v for k, v in shared.items())
+    assert worker["KINDRED__BOT__PROFILE"] == bot["KINDRED__BOT__PROFILE"]
+
+
+def test_the_bot_leaves_reflection_to_the_worker(compose: dict[str, Any]) -> None:
+    from storage.config import QueueSettings
+
+    assert QueueSettings().in_process is True  # so the override below is what turns it off
+    assert resolved_env(compose["services"]["kindred-full"])["KINDRED__STORAGE__QUEUE__IN_PROCESS"] == "false"
+
+
+def test_the_worker_starts_after_the_bot_migrated_and_does_not_migrate(compose: dict[str, Any]) -> None:
+    worker = compose["services"]["kindred-worker"]
+    assert worker["depends_on"]["kindred-full"]["condition"] == "service_healthy"
+    assert set(worker["depends_on"]) == SERVER_SERVICES | {"kindred-full"}
+    assert resolved_env(worker)["KINDRED__STORAGE__SQL__AUTO_MIGRATE"] == "false"
+
+
+def test_the_worker_does_not_inherit_the_bots_http_healthcheck(compose: dict[str, Any]) -> None:
+    # The image's HEALTHCHECK asks /healthz, which only the bot serves: a worker would never turn healthy.
+    assert compose["services"]["kindred-worker"]["healthcheck"] == {"disable": True}
+
+
+def test_the_worker_has_time_to_hand_back_its_job(compose: dict[str, Any]) -> None:
+    from storage.config import QueueSettings
+
+    grace = _seconds(str(compose["services"]["kindred-worker"]["stop_grace_period"]))
+    assert grace > QueueSettings().stop_grace_s
 
 
 def _seconds(duration: str) -> float:

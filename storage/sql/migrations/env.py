@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from storage.recall.lexical import include_name
 from storage.sql.models import Base
 
 config = context.config
@@ -16,7 +17,13 @@ target_metadata = Base.metadata
 
 def _run(connection: Connection) -> None:
     # Batch mode lets the same migration ALTER tables on SQLite, which lacks most ALTER TABLE forms.
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    # The full-text tables and indexes are made by migration 0005 only; autogenerate must not drop them.
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        include_name=include_name,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -1,0 +1,158 @@
+"""Fusion and re-ranking: lexical and semantic evidence, then importance, recency, validity and time.
+
+The score of a candidate, with every part kept in ``reasons`` so recall can say why an item came back:
+
+    fused    = lexical_weight * lexical / best lexical  +  semantic_weight * semantic' (min-max)
+    score    = fused * (1 + importance_weight * (importance - 0.5)) * (1 if current else superseded_factor)
+             + recency_weight * 0.5 ** (age in days / half-life)
+             + time_weight * closeness to the window the query named (1 inside, decaying outside)
+    a turn by a speaker the query names: score * (1 + speaker_weight)
+
+The weights were tuned on the LoCoMo development split (docs/memory.md says how and what each gave).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from storage.recall.rows import Row
+from storage.recall.terms import fold
+from storage.recall.timeframe import Timeframe
+
+Key = tuple[str, int]  # ("turn" | "memory", id)
+
+
+@dataclass(frozen=True, slots=True)
+class Weights:
+    """How much each part counts. Defaults: the LoCoMo-tuned values (see docs/memory.md)."""
+
+    lexical: float = 0.8
+    semantic: float = 0.2
+    importance: float = 0.3
+    superseded_factor: float = 0.5
+    recency: float = 0.02
+    recency_half_life_days: float = 90.0
+    time: float = 0.3
+    # A turn by someone the query names ("what did Bob say...") counts this much more.
+    speaker: float = 0.2
+    # A turn said right next to a strong candidate gets this share of its score (answers follow questions).
+    neighbour: float = 0.8
+    # How many of the best turns pass some of their score to their neighbours.
+    neighbour_sources: int = 5
+    # How far the share reaches either side; it is ``neighbour ** distance``.
+    neighbour_radius: int = 2
+    # "max": a similarity over the best one's; "minmax": spread over the batch's range.
+    semantic_norm: str = "max"
+    # Candidates taken from each source before fusion; more finds more, and costs more.
+    candidates: int = 60
+
+
+@dataclass(slots=True)
+class Evidence:
+    """What the sources said about one candidate."""
+
+    lexical: float = 0.0
+    semantic: float | None = None
+    cold: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    row: Row
+    score: float
+    reasons: dict[str, float]
+
+
+def collect(
+    lexical: Iterable[tuple[Key, float]], semantic: Iterable[tuple[Key, float]], cold: set[Key]
+) -> dict[Key, Evidence]:
+    """Gather each candidate's raw lexical and semantic scores from both sources."""
+    out: dict[Key, Evidence] = {}
+    for key, score in lexical:
+        out.setdefault(key, Evidence()).lexical = max(score, 0.0)
+    for key, similarity in semantic:
+        found = out.setdefault(key, Evidence())
+        found.semantic = similarity if found.semantic is None else max(found.semantic, similarity)
+        found.cold = found.cold or key in cold
+    return out
+
+
+def fuse(evidence: dict[Key, Evidence], weights: Weights, semantic_used: bool) -> dict[Key, dict[str, float]]:
+    """Return each candidate's normalised lexical and semantic parts and their weighted sum."""
+    best_lexical = max((e.lexical for e in evidence.values()), default=0.0)
+    sims = [e.semantic for e in evidence.values() if e.semantic is not None]
+    low, high = (min(sims), max(sims)) if sims else (0.0, 0.0)
+    # Without the vector tier the lexical part carries the whole relevance.
+    w_lex, w_sem = (weights.lexical, weights.semantic) if semantic_used else (1.0, 0.0)
+    out: dict[Key, dict[str, float]] = {}
+    for key, e in evidence.items():
+        lexical = e.lexical / best_lexical if best_lexical > 0 else 0.0
+        parts = {"lexical": lexical}
+        fused = w_lex * lexical
+        if semantic_used:
+            semantic = _normalised(e.semantic, low, high, weights.semantic_norm)
+            parts["semantic"] = semantic
+            fused += w_sem * semantic
+            if e.cold:
+                parts["cold"] = 1.0
+        parts["fused"] = fused
+        out[key] = parts
+    return out
+
+
+def _normalised(similarity: float | None, low: float, high: float, how: str) -> float:
+    if similarity is None or high <= 0:
+        return 0.0
+    if how == "minmax":
+        return (similarity - low) / (high - low) if high > low else 1.0
+    return max(similarity, 0.0) / high
+
+
+def closeness(frame: Timeframe, when: datetime) -> float:
+    """Return 1 inside the window, falling off by half for every window-length outside it."""
+    span_days = max((frame.end - frame.start).total_seconds() / 86_400, 1.0)
+    return 0.5 ** (frame.distance_days(when) / span_days)
+
+
+def rerank(
+    fused: dict[Key, dict[str, float]],
+    rows: dict[Key, Row],
+    weights: Weights,
+    now: datetime,
+    frame: Timeframe | None,
+    named: frozenset[str] = frozenset(),
+) -> list[Scored]:
+    """Score every candidate that SQL returned (others are stale or not visible), best first."""
+    out: list[Scored] = []
+    for key, parts in fused.items():
+        row = rows.get(key)
+        if row is None:
+            continue
+        age_days = max((now - row.created_at).total_seconds() / 86_400, 0.0)
+        recency = 0.5 ** (age_days / weights.recency_half_life_days)
+        current = row.valid_to is None
+        importance = 1.0 if row.pinned else row.importance
+        score = parts["fused"] * (1.0 + weights.importance * (importance - 0.5))
+        score *= 1.0 if current else weights.superseded_factor
+        score += weights.recency * recency
+        reasons = {
+            **parts,
+            "importance": importance,
+            "recency": recency,
+            "validity": 1.0 if current else 0.0,
+        }
+        if named and row.speaker:
+            reasons["speaker"] = 1.0 if fold(row.speaker) in named else 0.0
+            score *= 1.0 + weights.speaker * reasons["speaker"]
+        if frame is not None:
+            reasons["time"] = closeness(frame, row.created_at)
+            score += weights.time * reasons["time"]
+        if not math.isfinite(score):
+            continue
+        reasons["score"] = score
+        out.append(Scored(row, score, reasons))
+    out.sort(key=lambda s: (s.score, s.row.created_at), reverse=True)
+    return out
