@@ -321,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--conversations", type=int, default=0, help="use only the first N conversations")
     parser.add_argument("--k", type=int, default=K, help="results per query (default 10)")
     parser.add_argument("--captions", action="store_true", help="append shared images' captions to turns")
-    parser.add_argument("--weights", help='recall weights as JSON, e.g. \'{"lexical": 0.7}\' (for tuning)')
+    parser.add_argument("--weights", help="recall weights as JSON, e.g. '{\"lexical\": 0.7}' (for tuning)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     result = asyncio.run(run(args))

@@ -99,7 +99,7 @@ class Recall:
         if semantic:
             (lexical_hits, windowed), nearest = await asyncio.gather(
                 self._lexical(v, tokens, frame, n, kinds, history),
-                self._semantic(asker, shared, query, n, kinds),
+                self._semantic(asker, shared, query, max(self.weights.semantic_candidates, k), kinds),
             )
         else:
             (lexical_hits, windowed), nearest = await self._lexical(v, tokens, frame, n, kinds, history), None

@@ -46,8 +46,10 @@ class Weights:
     neighbour_radius: int = 2
     # "max": a similarity over the best one's; "minmax": spread over the batch's range.
     semantic_norm: str = "max"
-    # Candidates taken from each source before fusion; more finds more, and costs more.
+    # Candidates taken from each source before fusion; more finds more, and costs more. The vector side
+    # takes fewer: its part weighs less, and a deeper HNSW search is what grows with a large partition.
     candidates: int = 60
+    semantic_candidates: int = 30
 
 
 @dataclass(slots=True)

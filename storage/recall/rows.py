@@ -66,13 +66,26 @@ async def turns(session: AsyncSession, v: Visibility, ids: Sequence[int]) -> dic
     return {r.id: r for r in _turn_rows(found)}
 
 
+MEMORY_COLUMNS = (
+    Memory.id,
+    Memory.text,
+    Memory.speaker,
+    Memory.realm,
+    Memory.created_at,
+    Memory.scope_id,
+    Memory.importance,
+    Memory.valid_to,
+    Memory.pinned,
+)
+
+
 async def memories(session: AsyncSession, v: Visibility, ids: Sequence[int], history: bool) -> dict[int, Row]:
     """Return this person's current memories with these ids (and superseded ones with ``history``)."""
     if not ids:
         return {}
     mine = and_(Memory.id.in_(list(ids)), Memory.user_id == v.user_id, Memory.realm.in_(v.realms))
-    found = await session.scalars(
-        select(Memory).where(mine if history else and_(mine, Memory.valid_to.is_(None)))
+    found = await session.execute(
+        select(*MEMORY_COLUMNS).where(mine if history else and_(mine, Memory.valid_to.is_(None)))
     )
     return {
         m.id: Row(

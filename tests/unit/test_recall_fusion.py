@@ -57,7 +57,7 @@ def test_importance_pins_recency_and_validity_order_equal_matches() -> None:
         row(3, kind="memory", importance=0.2, pinned=True),
         row(4, kind="memory", importance=0.9, valid_to=NOW - timedelta(days=2)),
     ]
-    assert scores(rows, {("memory", r.id): same for r in rows}) == [3, 2, 1, 4]
+    assert scores(rows, {("memory", r.id): same for r in rows}, frame=None) == [3, 2, 1, 4]
 
 
 def test_newer_wins_a_tie_and_recency_is_reported() -> None:
@@ -70,7 +70,7 @@ def test_newer_wins_a_tie_and_recency_is_reported() -> None:
 
 def test_a_named_window_lifts_what_was_said_in_it() -> None:
     rows = [row(1, days=30), row(2, days=8)]  # 8 days before a Thursday: last week's Wednesday
-    evidence = {("turn", 1): Evidence(1.0, 0.6), ("turn", 2): Evidence(0.6, 0.5)}
+    evidence = {("turn", 1): Evidence(1.0, 0.6), ("turn", 2): Evidence(0.8, 0.5)}
     assert scores(rows, evidence, frame=None) == [1, 2]
     assert scores(rows, evidence, frame=find_timeframe("last week", NOW)) == [2, 1]
 

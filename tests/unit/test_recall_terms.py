@@ -14,7 +14,9 @@ from storage.recall.terms import MAX_TERMS, content_words, fts5_match, search_to
 @pytest.fixture(scope="module")
 def fts() -> sqlite3.Connection:
     db = sqlite3.connect(":memory:")
-    db.execute("CREATE VIRTUAL TABLE docs USING fts5(speaker, text, tokenize='porter unicode61 remove_diacritics 2')")
+    db.execute(
+        "CREATE VIRTUAL TABLE docs USING fts5(speaker, text, tokenize='porter unicode61 remove_diacritics 2')"
+    )
     db.executemany(
         "INSERT INTO docs(speaker, text) VALUES (?, ?)",
         [
