@@ -1,17 +1,21 @@
 """The deterministic crisis check: does a message carry a signal of suicide or self-harm?
 
 It runs on every message before anything else reads it, outside any model, so it answers the same way
-every time and cannot be talked out of answering. The patterns live in crisis_patterns.py; this module
-prepares the text so that they see through the usual disguises:
+every time and cannot be talked out of answering. The rules live in crisis_patterns.py (phrases, and the
+table every rule is read from), crisis_compose.py (a first-person wish or intent near a death or
+self-harm object, built per language from word lists) and crisis_indirect.py (passive wishes, plans,
+method questions, slang, relapse; other people's deaths). This module prepares the text so that they see
+through the usual disguises:
 
 - invisible characters and lookalike letters (``normalize_text``), accents ("suicídio"), German ß;
 - digits and symbols written for letters ("k1ll mys3lf", "$uicide", "k*ll");
 - letters spaced or dotted apart ("k i l l myself", "s.u.i.c.i.d.e");
 - stretched letters ("kiiill", "diieee") and doubled-letter typos, by squeezing every run of one letter;
-- a few frequent misspellings ("myslef", "sucide").
+- a few frequent misspellings and chat spellings ("myslef", "sucide", "thinkin bout", "kiero", "tn").
 
-Figures of speech ("dying of laughter", "this homework is killing me") are blanked out first. The result
-names the rules that fired, never the text, so it can be logged and counted.
+Figures of speech ("dying of laughter", "this homework is killing me"), wishes to die that are negated or
+someone else's, and other people's deaths or the news are blanked out first. The result names the rules
+that fired, never the text, so it can be logged and counted.
 """
 
 from __future__ import annotations
@@ -21,10 +25,10 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from bot.safety.crisis_patterns import FIGURATIVE, SIGNALS, STOPWORDS
+from bot.safety.crisis_patterns import STOPWORDS, all_blanks, all_rules
 from bot.safety.normalize import normalize_text
 
-LOCALES: tuple[str, ...] = tuple(SIGNALS)
+LOCALES: tuple[str, ...] = tuple(STOPWORDS)
 
 _LEET = str.maketrans(
     {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
@@ -39,6 +43,9 @@ _TYPOS = {
     "mysefl": "myself",
     "mysef": "myself",
     "myselff": "myself",
+    "myslf": "myself",
+    "mysel": "myself",
+    "mself": "myself",
     "meself": "myself",
     "sucide": "suicide",
     "suicde": "suicide",
@@ -56,6 +63,24 @@ _TYPOS = {
     "ur": "your",
     "iam": "i am",
     "imma": "i'm going to",
+    "bout": "about",
+    "thinkin": "thinking",
+    "endin": "ending",
+    "killin": "killing",
+    "cuttin": "cutting",
+    "dyin": "dying",
+    "goin": "going",
+    "tryin": "trying",
+    "hurtin": "hurting",
+    "livin": "living",
+    "kiero": "quiero",
+    "q": "que",
+    "tn": "tonight",
+    "tonite": "tonight",
+    "2nite": "tonight",
+    "qiero": "quiero",
+    "qro": "quero",
+    "kro": "quero",
 }
 _TYPO_RE = re.compile(r"\b(?:" + "|".join(map(re.escape, _TYPOS)) + r")\b")
 
@@ -84,10 +109,10 @@ def _squeeze_pattern(pattern: str) -> str:
 def _compiled() -> tuple[list[tuple[str, str, re.Pattern[str]]], re.Pattern[str]]:
     signals = [
         (lang, name, re.compile(_squeeze_pattern(pattern)))
-        for lang, rules in SIGNALS.items()
+        for lang, rules in all_rules().items()
         for name, pattern in rules
     ]
-    figurative = re.compile("|".join(f"(?:{_squeeze_pattern(p)})" for p in FIGURATIVE))
+    figurative = re.compile("|".join(f"(?:{_squeeze_pattern(p)})" for p in all_blanks()))
     return signals, figurative
 
 
@@ -105,7 +130,7 @@ def _strip_accents(text: str) -> str:
 # First person only: "me va a matar" ("she'll kill me") is someone else's doing, usually a figure of speech.
 _CLITIC_ES = re.compile(
     r"\bme (voy a|quiero|queria|quisiera|pienso|puedo|tengo que|gustaria) "
-    r"(\w+(?:ar|er|ir))\b"
+    r"(\w*(?:ar|er|ir))\b"
 )
 
 

@@ -18,6 +18,9 @@ little; silence to someone who did costs everything.
 
 from __future__ import annotations
 
+from bot.safety.crisis_compose import composed_rules, negated_wishes
+from bot.safety.crisis_indirect import INDIRECT, THIRD_PERSON
+
 # Shared pieces (plain regex after squeezing).
 _ME_EN = r"(?:my ?self|me)"
 _WANT_EN = (
@@ -32,7 +35,10 @@ SIGNALS: dict[str, list[tuple[str, str]]] = {
         ("suicide_word", r"\b(?:suicid\w*|suicdal|sucidal|sewerslide|self[- ]?unalive)"),
         (
             "kill_self",
-            rf"\b(?:kill(?:ing|ed)?|murder|unaliv(?:e|ing|ed)) {_ME_EN}\b|\b(?:off|end|ending|hang|hanging|"
+            rf"\b(?:kill(?:ing|ed)?|murder|unaliv(?:e|ing|ed)) {_ME_EN}\b|"
+            # "off myself" reads as "of myself" once letters are squeezed, so it needs the verb before it
+            rf"\b(?:gonna|going to|wanna|want to|should|could|might|i'?l|just|about to|ready to|planning to|"
+            rf"tempted to) (?:just )?of my ?self\b|\b(?:end|ending|hang|hanging|"
             rf"drown|drowning|shoot|shooting|poison|stab|stabbing|starve) my ?self\b",
         ),
         ("kms", r"\b(?:kms|ctb)\b"),
@@ -57,7 +63,8 @@ SIGNALS: dict[str, list[tuple[str, str]]] = {
             "no_live",
             r"\b(?:do ?n'?t|dont|do not|no longer|not) (?:want|wanna|wish) (?:to )?(?:live(?! (?:in|with|"
             r"near|at|there|here|on|alone|together|abroad|far|close|next))|be alive|exist|keep living|"
-            r"wake up(?! (?:early|at|tomorrow|for|so|on|in|before))|be (?:here|around) (?:anymore|"
+            r"wake up(?! (?:early|at|tomorrow (?:for|at|early|morning)|for|so|on|in|before))|be (?:here|"
+            r"around) (?:anymore|"
             r"any more|any longer))\b",
         ),
         (
@@ -70,7 +77,9 @@ SIGNALS: dict[str, list[tuple[str, str]]] = {
             r"\b(?:no|zero|nothing to|not any|no more) (?:reason|point|purpose|will) (?:to|in|"
             r"for) (?:live|living|life|go on|going on|go on living|keep going|keep living|be alive|stay|"
             r"staying alive|exist)\b|\b(?:life|living) (?:is|feels) (?:not worth|pointless|meaningless)\b|"
-            r"\bnot worth living\b",
+            r"\b(?:not|isn'?t|isnt|ain'?t|aint) worth living\b|\b(?:don'?t|dont|do not|can'?t|cant|cannot) "
+            r"(?:see|find|have) (?:a|any|the) (?:reason|point|purpose) (?:to|in|for|of) (?:live|living|life|"
+            r"go on|going on|keep going|stay alive|staying alive|be alive|exist|existing)\b",
         ),
         (
             "better_off",
@@ -140,7 +149,8 @@ SIGNALS: dict[str, list[tuple[str, str]]] = {
         ("not_born", r"\b(?:ojala|quisiera) no haber nacido\b|\bojala nunca hubiera nacido\b"),
         (
             "no_live",
-            r"\bno (?:quiero|deseo) (?:seguir )?(?:vivir|viviendo|existir|estar viv[oa]|despertar)\b|"
+            r"\bno (?:quiero|deseo) (?:seguir )?(?:vivir|viviendo|existir|estar viv[oa]|despertar|estar aqui|"
+            r"seguir aqui|estar en este mundo|en este mundo)\b|"
             r"\bya no quiero vivir\b",
         ),
         (
@@ -183,7 +193,7 @@ SIGNALS: dict[str, list[tuple[str, str]]] = {
         ),
         (
             "end_life",
-            r"\b(?:mettre fin a (?:mes jours|ma vie)|en finir(?: avec (?:la vie|tout|ma vie))?|"
+            r"\b(?:mettre fin a (?:mes jours|ma vie)|en finir(?! avec (?!(?:la vie|ma vie|tout|moi)\b))|"
             r"finir ma vie|me retirer la vie|m'?enlever la vie)\b",
         ),
         (
@@ -348,6 +358,8 @@ FIGURATIVE: list[str] = [
     r"going to kill) (?:me|us)\b",
     r"\b(?:would|could|'?d) kill for\b",
     r"\bmy (?:feet|back|legs|head|neck) (?:are|is) killing me\b",
+    r"\b(?:my (?:sister|brother|wife|husband|girlfriend|boyfriend|gf|bf|friends?|roommate|teacher|boss)) "
+    r"(?:is |are |will |'?ll )?(?:gonna |going to )?(?:literally )?(?:kill|murder) me\b",
     r"\b(?:my mom|my mum|my dad|my parents|she|he|they|mom|mum|dad|boss|teacher|coach) (?:is|are|will|"
     r"'?ll|gonna|going to) (?:literally )?kill me\b",
     r"\bsuicide (?:squad|doors?|mission|run|sprint|drill|squeeze|burpees?|king|girls|silence|boys)\b",
@@ -368,8 +380,19 @@ FIGURATIVE: list[str] = [
     r"\bkill me now (?:lol|lmao|lmfao|😂|🙃|💀|😩|😭)",
     r"\b(?:not|never|n'?t|no longer) (?:be |being |feeling |feel )?suicidal\b",
     r"\b(?:would|will) never (?:kill|hurt) myself\b",
+    r"\b(?:she|he|they|mom|mum|dad)(?:'?s|'?re|'?l) (?:literally )?(?:gonna |going to )?(?:kil|murder) me\b",
+    r"\b(?:ce|cette|mon|ma|le|la) \w+ va me tuer\b|\btu m'?as tue\b",
+    r"\b(?:ese|este|esa|esta|tu|el|la) \w+ me mato\b|\b(?:essa|esse|sua|tua|a|o) \w+ me matou\b|"
+    r"\bvoce me matou\b",
+    r"\b(?:that|this|the|your|his|her|their|it) (?:\w+ )?(?:literally )?killed me(?: (?:lol|lmao|lmfao|"
+    r"haha\w*|😂|💀|🤣))?\b",
+    r"\b(?:die|dying|died) (?:my|her|his|your|the) (?:hair|shirt|clothes|beard|eyebrows|jeans|eggs)\b",
+    r"\b(?:makes|made|making) me (?:want to|wanna) (?:die|kill myself) (?:lol|lmao|lmfao|haha\w*|😂|💀|🤣)",
+    r"\b(?:goodbye|bye) (?:everyone|everybody|all) (?:see you|see ya|cya|have a|good ?night|until|till|"
+    r"for now|for today|i'?l be back|brb|talk|logging off|heading out|going to bed|gotta go|off to)",
     # Spanish
-    r"\b(?:me muero|muero|morir\w*|muert[oa]s?|muriendome|muriendo) (?:de|del) (?:risa|verguenza|hambre|"
+    r"\b(?:me muero|muero|morir\w*|muert[oa]s?|muriendome|muriendo) (?:de|del) (?:la |el )?(?:risa|verguenza|"
+    r"hambre|"
     r"sueno|ganas|calor|frio|aburrimiento|envidia|amor|pena|miedo|sed|cansancio|nervios|emocion)\b",
     r"\b(?:me mata|me estan matando|me esta matando|me matan) (?:este|esta|estos|estas|el|la|los|las|mi|"
     r"mis)\b",
@@ -407,3 +430,15 @@ STOPWORDS: dict[str, str] = {
     "pt": "o a os as de do da e um uma que nao com para por eu voce meu minha estou sou mas muito ta isso pra"
     " vou em me quero tenho penso hoje todo dia ninguem",
 }
+
+
+def all_rules() -> dict[str, list[tuple[str, str]]]:
+    """Return every signal rule per language: the phrases above, the indirect cues, the compositions."""
+    composed = composed_rules()
+    return {lang: [*SIGNALS[lang], *INDIRECT.get(lang, []), *composed.get(lang, [])] for lang in SIGNALS}
+
+
+def all_blanks() -> list[str]:
+    """Return everything blanked before the signals are looked for: figures of speech, other people's
+    deaths, wishes to die that are negated or someone else's."""
+    return [*FIGURATIVE, *THIRD_PERSON, *negated_wishes()]

@@ -50,6 +50,63 @@ SLANG_AND_MISSPELLINGS = [
     "I WANT TO DIE",
 ]
 
+# Words between the wish and the object, and indirect phrasings: the compositional and indirect rules.
+COMPOSED_AND_INDIRECT = [
+    ("en", "i honestly just want to fucking die already"),
+    ("en", "part of me wants to die"),
+    ("en", "i'm thinking of taking all my meds at once"),
+    ("en", "everyone would be happier if i just disappeared"),
+    ("en", "whats the point of going on"),
+    ("en", "i wont be around much longer"),
+    ("en", "i gave away my cat and my games, i wont need them"),
+    ("en", "how many tylenol would it take to kill me"),
+    ("en", "relapsed on sh after 4 months"),
+    ("en", "the sh urges are so bad tonight"),
+    ("en", "i wanna yeet myself off a bridge"),
+    ("en", "ngl i wanna unalive myself"),
+    ("en", "thinkin bout endin it all"),
+    ("en", "gonna end it tn"),
+    ("en", "would anyone even care if i died"),
+    ("es", "quiero de verdad morirme"),
+    ("es", "nadie me extrañaría si me muero"),
+    ("es", "cuántas pastillas necesito para morir"),
+    ("es", "me kiero matar"),
+    ("es", "siento que todos estarían mejor si me muero"),
+    ("fr", "je veux vraiment crever"),
+    ("fr", "à quoi bon vivre"),
+    ("fr", "jveux crever"),
+    ("fr", "ce serait plus simple si j'étais morte"),
+    ("de", "ich will heute einfach nur sterben"),
+    ("de", "ich werde mich heute umbringen"),
+    ("de", "ich bin lebensmüde"),
+    ("de", "ich könnte mir was antun"),
+    ("de", "es wäre einfacher wenn ich tot wäre"),
+    ("pt", "queria muito morrer"),
+    ("pt", "vou me mata"),
+    ("pt", "ninguém ia sentir minha falta se eu morresse"),
+    ("pt", "seria mais fácil se eu estivesse morto"),
+]
+
+# A wish to die that is negated or someone else's, and talk about someone else's death or the news.
+NOT_THIS_PERSON = [
+    "i dont want to die",
+    "they want to die",
+    "no quiero morir sin ver el mar",
+    "je ne veux pas mourir",
+    "tu veux mourir ?",
+    "ich will nicht sterben",
+    "não quero morrer sem viajar",
+    "a man killed himself in the film",
+    "she committed suicide in the last episode",
+    "my grandpa died by suicide when i was little",
+    "the documentary about suicide prevention was good",
+    "mi tío se suicidó hace años",
+    "il s'est suicidé dans le film",
+    "er hat sich das leben genommen",
+    "ele se suicidou no filme",
+    "wir haben in der schule über suizid gesprochen",
+]
+
 FIGURATIVE = [
     ("en", "this homework is killing me"),
     ("en", "i could die of embarrassment"),
@@ -72,6 +129,13 @@ FIGURATIVE = [
 ]
 
 ORDINARY = [
+    "feeling pretty proud of myself rn",  # "off myself" squeezes to "of myself"
+    "i want to take care of myself",
+    "i'm dying my hair pink tomorrow",
+    "i want to end it with my girlfriend",
+    "i relapsed on my diet lol",
+    "goodbye everyone, logging off for the night",
+    "sometimes i think nobody would notice if i disappeared for a week",
     "i feel really sad today",
     "i miss my grandma",
     "i'm so tired of this week",
@@ -91,6 +155,29 @@ def test_crisis_signals_fire_in_every_language(locale: str, text: str) -> None:
     assert result.hit
     assert result.locale == locale
     assert result.signals and all(s.split(".")[0] in LOCALES for s in result.signals)
+
+
+@pytest.mark.parametrize(("locale", "text"), COMPOSED_AND_INDIRECT)
+def test_words_in_between_and_indirect_phrasings_fire(locale: str, text: str) -> None:
+    result = check(text)
+    assert result.hit, text
+    assert result.locale == locale
+
+
+@pytest.mark.parametrize("text", NOT_THIS_PERSON)
+def test_negated_wishes_and_other_peoples_deaths_do_not_fire(text: str) -> None:
+    assert not check(text).hit
+
+
+def test_a_negated_wish_to_die_does_not_hide_a_wish_not_to_live() -> None:
+    assert check("i dont want to die but i dont want to live either").signals == ("en.no_live",)
+
+
+def test_every_language_gets_compositional_rules() -> None:
+    from bot.safety.crisis_patterns import all_rules
+
+    for rules in all_rules().values():
+        assert {"wish_death", "intent_self", "better_if_gone"} <= {name for name, _ in rules}
 
 
 @pytest.mark.parametrize("text", SLANG_AND_MISSPELLINGS)
@@ -130,7 +217,7 @@ def test_a_figure_of_speech_does_not_hide_a_real_signal_beside_it() -> None:
 
 def test_signals_name_rules_never_the_text() -> None:
     result = check("i want to kill myself")
-    assert result.signals == ("en.kill_self",)
+    assert result.signals == ("en.kill_self", "en.intent_self")  # the phrase rule and the composition
     assert all("myself" not in s for s in result.signals)
 
 
@@ -148,9 +235,9 @@ def test_no_pattern_splits_a_double_letter_across_a_group() -> None:
     # Messages are squeezed ("cutting" -> "cuting"), so "cut(?:ting)?" could never match "cutting".
     import re
 
-    from bot.safety.crisis_patterns import FIGURATIVE, SIGNALS
+    from bot.safety.crisis_patterns import all_blanks, all_rules
 
-    patterns = [p for rules in SIGNALS.values() for _, p in rules] + FIGURATIVE
+    patterns = [p for rules in all_rules().values() for _, p in rules] + all_blanks()
     split = [
         group.group(0)
         for pattern in patterns
