@@ -15,6 +15,7 @@ from discord.ext import commands
 
 from bot.delivery.split import split_message
 from bot.platforms.discord import KindredBot
+from bot.platforms.discord_views import OwnedView
 from cogs.admin.permissions import Caller
 from cogs.admin.service import AdminService
 
@@ -44,13 +45,13 @@ async def reply(interaction: discord.Interaction, text: str) -> None:
             await interaction.followup.send(chunk, ephemeral=True, allowed_mentions=NO_PINGS)
 
 
-class AuditPages(discord.ui.View):
+class AuditPages(OwnedView):
     """Previous and next buttons over the audit log; only the person who asked may turn the pages."""
 
     def __init__(
         self, service: AdminService, caller: Caller, page: int, pages: int, everywhere: bool
     ) -> None:
-        super().__init__(timeout=300)
+        super().__init__(int(caller.user_id), 300, refusal="These pages belong to someone else.")
         self.service, self.caller, self.page, self.pages, self.everywhere = (
             service,
             caller,
@@ -63,12 +64,6 @@ class AuditPages(discord.ui.View):
     def _sync(self) -> None:
         self.previous.disabled = self.page <= 1
         self.next.disabled = self.page >= self.pages
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        if str(interaction.user.id) != self.caller.user_id:
-            await interaction.response.send_message("These pages belong to someone else.", ephemeral=True)
-            return False
-        return True
 
     async def _show(self, interaction: discord.Interaction, page: int) -> None:
         text, self.pages = await self.service.audit_page(caller_of(interaction), page, self.everywhere)

@@ -18,15 +18,9 @@ from bot.platforms.discord import (
     to_incoming,
 )
 from bot.platforms.discord_send import DiscordSink
-from storage.scope import Scope
+from bot.platforms.discord_views import interaction_scope
 
 log = logging.getLogger(__name__)
-
-
-def interaction_scope(interaction: discord.Interaction) -> Scope:
-    """Return the Scope of the person using a slash command where they used it."""
-    guild_id = str(interaction.guild_id) if interaction.guild_id is not None else None
-    return Scope(user_id=str(interaction.user.id), guild_id=guild_id, channel_id=str(interaction.channel_id))
 
 
 class ConversationCog(commands.Cog):

@@ -16,7 +16,7 @@ from discord.ext import commands
 from bot.pipeline.message import TurnInput
 from bot.platforms.discord import KindredBot
 from bot.platforms.discord_send import can_send
-from cogs.conversation.cog import interaction_scope
+from bot.platforms.discord_views import OwnedView, interaction_scope
 from cogs.crystals.describe import brightness_bar, crystal_line, facet_text
 from cogs.crystals.feature import CRYSTALS, REALITY
 from cogs.crystals.reality import (
@@ -36,7 +36,6 @@ from storage.scope import Scope
 
 log = logging.getLogger(__name__)
 
-NOT_YOURS = "This belongs to the person who opened it."
 VIEW_TIMEOUT_S = 900.0
 MAX_LINK_BUTTONS = 3
 FACETS_SHOWN = 10
@@ -76,26 +75,11 @@ def crystal_embed(crystal: CrystalRecord, facet: int = 0) -> discord.Embed:
     return embed
 
 
-class OwnedView(discord.ui.View):
-    """A view only its owner may use; anyone else is told so, privately."""
-
-    def __init__(self, owner_id: int) -> None:
-        super().__init__(timeout=VIEW_TIMEOUT_S)
-        self.owner_id = owner_id
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        """Let only the owner act."""
-        if interaction.user.id == self.owner_id:
-            return True
-        await interaction.response.send_message(NOT_YOURS, ephemeral=True)
-        return False
-
-
 class CrystalWalk(OwnedView):
     """Step through a crystal's facets and on to linked crystals; Back returns along the way walked."""
 
     def __init__(self, service: CrystalService, scope: Scope, owner_id: int, crystal: CrystalRecord) -> None:
-        super().__init__(owner_id)
+        super().__init__(owner_id, VIEW_TIMEOUT_S)
         self.service = service
         self.scope = scope
         self.crystal = crystal

@@ -11,7 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.platforms.discord import KindredBot
-from cogs.conversation.cog import interaction_scope
+from bot.platforms.discord_views import interaction_scope
 from cogs.emotional_support.feature import SERVICE
 from cogs.emotional_support.service import (
     OPTED_IN,

@@ -12,8 +12,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.platforms.discord import KindredBot, answer_error
-from cogs.conversation.cog import interaction_scope
+from bot.platforms.discord import KindredBot
+from bot.platforms.discord_views import OwnedView, interaction_scope
 from cogs.memory.controls import (
     MAX_CORRECTION_CHARS,
     MAX_QUERY_CHARS,
@@ -29,30 +29,8 @@ from storage.scope import Scope
 
 log = logging.getLogger(__name__)
 
-NOT_YOURS = "These buttons belong to the person who opened them."
 MAX_ID = 2**53  # Discord's integer options stop here
 MemoryId = app_commands.Range[int, 1, MAX_ID]
-
-
-class OwnedView(discord.ui.View):
-    """A view whose buttons act only for the person who opened it; anyone else gets a short refusal."""
-
-    def __init__(self, owner_id: int, timeout_s: float) -> None:
-        super().__init__(timeout=timeout_s)
-        self.owner_id = owner_id
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        """Let only the owner press; tell anyone else, privately, that these are not theirs."""
-        if interaction.user.id == self.owner_id:
-            return True
-        await interaction.response.send_message(NOT_YOURS, ephemeral=True)
-        return False
-
-    async def on_error(
-        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[OwnedView]
-    ) -> None:
-        """Answer a failed press the way a failed command is answered: privately, with a safe message."""
-        await answer_error(interaction, error)
 
 
 class ListView(OwnedView):

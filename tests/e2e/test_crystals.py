@@ -178,7 +178,7 @@ async def test_crystal_view_steps_through_facets_and_links_for_its_owner_only(
 
         stranger = await fake_discord.press_button(message, "crystal:link:0", scene.bob)
         await fake_discord.wait_for_response(stranger)
-        assert stranger.ephemeral and "belongs to the person" in str(stranger.response_data)
+        assert stranger.ephemeral and "belong to the person who opened them" in str(stranger.response_data)
         assert message.embeds[0]["title"] == "💎 Climbing & Bouldering"
 
         linked = await fake_discord.press_button(message, "crystal:link:0", scene.alice)
