@@ -57,6 +57,8 @@ def fit(sections: list[Section], budget: int, count: Callable[[str], int]) -> Fi
         for index in order:
             cost = count(section.units[index]) + 4  # per-message overhead in chat formats
             if running + cost > budget:
+                if section.kind == "history":
+                    break  # an older turn past a gap would leave the model a conversation with a hole
                 continue
             running += cost
             chosen.append(index)

@@ -15,6 +15,16 @@ from bot.errors import EXIT_OK
 from bot.pipeline.message import IncomingMessage
 from storage.scope import Scope
 
+# Control characters other than newline and tab: a reply carrying "\x1b[2J" or an OSC title sequence would
+# otherwise drive the person's terminal (clear it, retitle it, hide text) instead of being read.
+_TERMINAL_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Return text without the control characters a terminal would act on."""
+    return _TERMINAL_CONTROLS.sub("", text)
+
+
 BUILTIN_HELP = [
     ("/reset", "start a fresh conversation (what Kindred remembers stays)"),
     ("/help", "this list"),
@@ -46,7 +56,7 @@ class ConsoleSink:
         parts = []
         async for chunk in chunks:
             parts.append(chunk)
-            self.out.write(chunk)
+            self.out.write(printable(chunk))
             self.out.flush()
         self.out.write("\n")
         self.out.flush()
@@ -54,7 +64,7 @@ class ConsoleSink:
 
     async def notice(self, text: str) -> None:
         """Print a notice on its own line."""
-        self.out.write(f"[{text}]\n")
+        self.out.write(f"[{printable(text)}]\n")
         self.out.flush()
 
 

@@ -13,6 +13,7 @@ from discord.ext import commands
 from bot.config import PipelineSettings
 from bot.errors import KindredError
 from bot.pipeline.message import Attachment, ChainMessage, IncomingMessage
+from bot.platforms.discord_options import guard_tree
 from bot.platforms.discord_send import safe_send
 from storage.scope import Scope
 
@@ -56,6 +57,7 @@ class KindredBot(commands.Bot):
         for name in self.kindred.settings.bot.cogs:
             await self.load_extension(name)
             log.info("loaded cog %s", name)
+        guard_tree(self.tree)  # every command's options are held to their declared bounds before it runs
         if self.kindred.settings.discord.sync_commands:
             synced = await self.tree.sync()
             log.info("registered %s slash commands", len(synced))

@@ -575,7 +575,9 @@ class FakeDiscord:
         if definition is None:
             raise LookupError(f"the command has no option {key!r}")
         kind = int(definition["type"])
-        if kind == 6:  # user
+        if kind == 6 and not isinstance(value, FakeUser) and int(value) not in self.world.users:
+            value = str(value)  # an id Discord cannot resolve (forged or stale): sent without resolved data
+        elif kind == 6:  # user
             user = value if isinstance(value, FakeUser) else self.world.users[int(value)]
             resolved.setdefault("users", {})[str(user.id)] = user.payload()
             guild = self.world.guild_of(channel)
