@@ -13,6 +13,7 @@ from bot.config import DiscordSettings, Settings, require_secret
 from bot.errors import EXIT_CONFIG, EXIT_OK, ConfigError
 from bot.features import FeatureHost, load_features
 from bot.llm import LLMRouter
+from bot.llm.health import llm_health
 from bot.ops.alerts import AlertMonitor
 from bot.ops.gauges import GaugeRefresher
 from bot.ops.http import OpsServer
@@ -140,6 +141,7 @@ class Kindred:
                 detail="connected" if self.gateway_connected else "not connected",
             )
         )
+        parts.append(llm_health(self.llm.snapshot()))
         return parts
 
     async def close(self, grace_s: float = SHUTDOWN_GRACE_S) -> None:

@@ -30,6 +30,7 @@ from bot import metrics
 from bot.errors import EXIT_OK
 from storage.config import QueueSettings
 from storage.queue import DeadJob, Job, JobQueue, QueueStats, RetryLater, backoff_s, describe_error
+from storage.sql.engine import is_unavailable
 
 if TYPE_CHECKING:
     from storage.config import StorageSettings
@@ -304,6 +305,12 @@ class Worker:
             await self._hold_back(job_type, jobs, exc)
             return
         except Exception as exc:
+            if is_unavailable(exc):
+                # The database went away under the job (a restart): an outage, not the job's fault.
+                # describe_error names the error only: its text may quote the SQL and the person's words.
+                reason = RetryLater(f"the database is unreachable ({describe_error(exc)})")
+                await self._hold_back(job_type, jobs, reason)
+                return
             if len(jobs) == 1:
                 await self._fail(jobs, describe_error(exc), exc)
             else:

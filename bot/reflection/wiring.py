@@ -16,11 +16,15 @@ from bot.reflection.procedural import PROCEDURAL, ProceduralProcessor, detect_st
 from bot.reflection.semantic import SemanticProcessor
 from bot.worker import ProcessorRegistry
 from storage.service import StorageService
+from storage.sql.engine import retry_while_unavailable
 
 if TYPE_CHECKING:
     from bot.flags import FlagReader
 
 log = logging.getLogger(__name__)
+
+# How long a turn's jobs wait for an unreachable database.
+ENQUEUE_RETRY_FOR_S = 300.0
 
 
 class Reflection:
@@ -59,7 +63,17 @@ class Reflection:
         """Enqueue a turn's background work (once per message): indexing always, reflection when enabled.
 
         ``reply_turn_id`` is None when no reply could be given; what the person said is still reflected on.
+        While the database is unreachable (a restart, an outage) this keeps trying, within a bound: these
+        jobs are the only record that the turn's reflection is owed, and they are keyed, so trying again
+        after a write that did land adds nothing.
         """
+        await retry_while_unavailable(
+            lambda: self._enqueue(turn, user_turn_id, reply_turn_id),
+            "enqueue a turn's reflection",
+            for_s=ENQUEUE_RETRY_FOR_S,
+        )
+
+    async def _enqueue(self, turn: TurnInput, user_turn_id: int, reply_turn_id: int | None) -> None:
         scope = turn.scope
         ids = [i for i in (user_turn_id, reply_turn_id) if i is not None]
         turns = await self.storage.turns_for_indexing(scope, ids)

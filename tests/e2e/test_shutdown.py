@@ -53,24 +53,29 @@ def bot_env(tmp_path: Path, fake: FakeDiscord, openai: FakeOpenAI) -> dict[str, 
     }
 
 
+async def start_bot_process(fake: FakeDiscord, env: dict[str, str]) -> asyncio.subprocess.Process:
+    """Start `python -m bot run` against the fake Discord API, its output piped for the exit report."""
+    fake.wait_timeout = 90.0  # the process imports, migrates and loads its embedder first
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        LAUNCHER,
+        fake.url,
+        fake.gateway_url,
+        cwd=REPO,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 async def test_a_signal_mid_reply_finishes_the_reply_and_exits_zero(
     tmp_path: Path, fake_discord: FakeDiscord, openai_server: FakeOpenAI, sig: signal.Signals
 ) -> None:
     # Four characters every 0.1 s: the reply takes about two seconds to stream.
     openai_server.configure("chat-a", reply=REPLY, chunk_delay_s=0.1)
-    fake_discord.wait_timeout = 90.0  # the process imports, migrates and loads its embedder first
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        LAUNCHER,
-        fake_discord.url,
-        fake_discord.gateway_url,
-        cwd=REPO,
-        env=bot_env(tmp_path, fake_discord, openai_server),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    proc = await start_bot_process(fake_discord, bot_env(tmp_path, fake_discord, openai_server))
     scene = fake_discord.scene
     try:
         await fake_discord.wait_for(lambda: fake_discord.gateway_ops("IDENTIFY"))

@@ -82,6 +82,7 @@ class ModelBehaviour:
     retry_after: str | None = "1"  # Retry-After header value on 429 (seconds or an HTTP date)
     hang: bool = False  # never answer (until the server stops); for client timeouts
     malformed_times: int = 0  # the next N requests get a 200 with a broken JSON body (or broken SSE data)
+    malformed_for: Callable[[RecordedRequest], bool] | None = None  # per request: a broken body, or not
     disconnect_after_chunks: int | None = None  # streams drop the connection after this many content chunks
     status_for: Callable[[RecordedRequest], int | None] | None = None  # per-request error status, or None
     usage_prompt_tokens: int | None = None  # override the computed usage numbers
@@ -343,6 +344,8 @@ class FakeOpenAI:
         malformed = behaviour.malformed_times > 0
         if malformed:
             behaviour.malformed_times -= 1
+        elif behaviour.malformed_for is not None:
+            malformed = behaviour.malformed_for(recorded)
         text = self._reply_text(behaviour, recorded)
         prompt_tokens = behaviour.usage_prompt_tokens
         if prompt_tokens is None:

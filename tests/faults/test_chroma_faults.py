@@ -1,0 +1,80 @@
+"""The embedded Chroma directory is corrupted (as a bad disk or a half-copied backup would leave it): the bot
+keeps answering with recall on the lexical index, time and recency, `/healthz` says the vector part is
+down, and `reindex` sets the unreadable store aside and rebuilds it from SQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from storage.config import StorageSettings
+from storage.scope import Scope
+from storage.service import StorageService
+from tests.fakes.discord_api import FakeDiscord
+from tests.fakes.openai_api import FakeOpenAI
+from tests.faults.harness import (
+    MODEL,
+    Script,
+    Stream,
+    check_invariants,
+    job_key,
+    make_settings,
+    part,
+    running,
+    settled,
+    wait_health,
+)
+
+
+def corrupt(store: Path) -> None:
+    """Overwrite every file of the store with bytes that are no database or index."""
+    files = [p for p in store.rglob("*") if p.is_file()]
+    assert files, "the store holds no files to corrupt"
+    for path in files:
+        path.write_bytes(b"\x00not chroma\xff" * 64)
+
+
+async def test_corrupt_chroma_degrades_recall_and_reindex_restores_it(
+    tmp_path: Path, fake_discord: FakeDiscord, openai_server: FakeOpenAI
+) -> None:
+    script = Script()
+    openai_server.configure(MODEL, reply=script)
+    data_dir = tmp_path / "data"
+    settings = make_settings(data_dir, openai_server)
+    stream = Stream.of(fake_discord, size=2)
+    async with running(settings, fake_discord):
+        await wait_health(settings.ops.http_port, lambda b: b["status"] == "ok", "ok at start")
+        await stream.round(2)
+        await settled(settings.storage.sql_url(), stream)
+    corrupt(settings.storage.chroma_path())
+
+    settings = make_settings(data_dir, openai_server)
+    async with running(settings, fake_discord) as app:
+        body = await wait_health(
+            settings.ops.http_port, lambda b: part(b, "vectors")["status"] == "down", "the vector part down"
+        )
+        assert (body["status"], body["http"]) == ("degraded", 200)
+        await stream.round()  # answering on lexical recall
+        first = stream.sent[0]
+        scope = Scope(user_id=str(first.user.id), channel_id=str(first.channel.id))
+        found = await app.storage.search(scope, first.tag, kinds=("memory",))
+        assert [r.text for r in found][:1] == [f"The person mentioned {first.tag}."]
+        # Facts are still extracted; indexing waits (held back, never failed) for a readable store.
+        book = await settled(settings.storage.sql_url(), stream, ("semantic",))
+    held = [s for s in stream.sent if book.jobs[job_key("index", s)][0] != "done"]
+    assert held and all(book.jobs[job_key("index", s)] == ("pending", 0) for s in held)
+
+    storage = await StorageService.open(StorageSettings(data_dir=data_dir))
+    try:
+        report = await storage.reindex()
+    finally:
+        await storage.close()
+    assert report.memories == len(stream.sent)
+    assert list(data_dir.glob("chroma.unreadable-*")), "the unreadable store was not kept for inspection"
+
+    settings = make_settings(data_dir, openai_server)
+    async with running(settings, fake_discord) as app:
+        await wait_health(settings.ops.http_port, lambda b: b["status"] == "ok", "ok after reindex")
+        assert await app.storage.vectors.count(app.storage.space) == report.memories + report.turns
+        await stream.round()
+        book = await settled(settings.storage.sql_url(), stream)
+    check_invariants(book, stream)
