@@ -39,6 +39,7 @@ from storage.scope import Scope
 from storage.sql import migrate
 from storage.sql.engine import SQLUnavailable, backend_name, make_engine, ping, redacted, wait_until_ready
 from storage.sql.models import Memory, Turn, utcnow
+from storage.sql.turn_writer import TurnWriter, turn_params
 from storage.sql.uow import UnitOfWork
 from storage.support import SupportStore
 from storage.vectors import make_vector_index
@@ -155,6 +156,7 @@ class StorageService:
         self.jobs: JobQueue = jobs if jobs is not None else make_queue(settings, engine)
         self.space = space_id(embedder.model_id, embedder.dimension)
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, class_=AsyncSession)
+        self._turns = TurnWriter(engine)
         self._ids: OrderedDict[tuple[str, str, str | None, str | None], _Ids] = OrderedDict()
         self._conversations: dict[tuple[int, int], tuple[int, float]] = {}
         self._vectors_error: str | None = None
@@ -227,7 +229,13 @@ class StorageService:
         """Close every tier's connections."""
         # Promotions under way write to SQL and the index: let them land before either closes.
         await self.tiers.settle()
-        for closer in (self.jobs.close, self.cache.close, self.vectors.close, self.embedder.close):
+        for closer in (
+            self.jobs.close,
+            self.cache.close,
+            self.vectors.close,
+            self.embedder.close,
+            self._turns.close,
+        ):
             try:
                 await closer()
             except Exception:  # a failing tier must not stop the others from closing
@@ -304,44 +312,61 @@ class StorageService:
         if role not in ("user", "assistant"):
             raise ValueError(f"role must be 'user' or 'assistant', not {role!r}")
         when = created_at or utcnow()
-        if await self.memory.paused(scope):  # kept for this conversation only; never indexed or reflected
-            meta = {**(meta or {}), "paused": True}
-        async with UnitOfWork(self._sessions) as uow:
-            ids = await self._resolve(uow, scope, speaker if role == "user" else None)
-            conversation_id = await self._conversation(uow, ids, scope, when)
-            values: dict[str, Any] = {
-                "conversation_id": conversation_id,
-                "user_id": ids.user_id,
-                "scope_id": ids.scope_id,
-                "realm": scope.realm,
-                "role": role,
-                "speaker": speaker,
-                "text": text,
-                "message_id": message_id,
-                "created_at": when,
-                "meta": meta or {},
-            }
-            # One round trip: a message recorded before (a gateway replay) conflicts and inserts nothing.
-            turn_id = await uow.conversations.insert_turn(values)
-            if turn_id is None:
-                assert message_id is not None  # only the message-id constraint can conflict
+        given = dict(meta or {})
+        values: dict[str, Any] = {
+            "realm": scope.realm,
+            "role": role,
+            "speaker": speaker,
+            "text": text,
+            "message_id": message_id,
+            "created_at": when,
+        }
+        # The common case, a known person in a session touched within TOUCH_EVERY_S, is one statement with
+        # no unit of work; whether remembering is paused is decided inside it (storage/sql/turn_writer.py).
+        known = self._known_conversation(scope)
+        if known is not None:
+            ids, values["conversation_id"] = known
+            values.update(user_id=ids.user_id, scope_id=ids.scope_id)
+            inserted = await self._turns.insert(turn_params(values, given))
+        else:
+            async with UnitOfWork(self._sessions) as uow:
+                ids = await self._resolve(uow, scope, speaker if role == "user" else None)
+                values["conversation_id"] = await self._conversation(uow, ids, scope, when)
+                values.update(user_id=ids.user_id, scope_id=ids.scope_id)
+                params = turn_params(values, given)
+                inserted = await uow.conversations.insert_turn(self._turns.statement, params)
+                await uow.commit()
+        if inserted is None:
+            # A message recorded before (a gateway replay) conflicts and inserts nothing.
+            assert message_id is not None  # only the message-id constraint can conflict
+            async with UnitOfWork(self._sessions) as uow:
                 existing = await uow.conversations.turn_by_message(ids.user_id, message_id, role)
-                assert existing is not None
-                return turn_record(existing, scope)
-            await uow.commit()
+            assert existing is not None
+            return turn_record(existing, scope)
+        turn_id, stored_meta = inserted
         record = TurnRecord(
             id=turn_id,
-            conversation_id=conversation_id,
+            conversation_id=values["conversation_id"],
             role=role,
             speaker=speaker,
             text=text,
             created_at=when,
             message_id=message_id,
             channel_id=scope.channel_id,
-            meta=dict(meta or {}),
+            meta=stored_meta,
         )
         await self._mirror(scope, record)
         return record
+
+    def _known_conversation(self, scope: Scope) -> tuple[_Ids, int] | None:
+        # The person's ids and open session, when both are cached and the session needs no touch yet.
+        ids = self._ids.get((scope.platform, scope.user_id, scope.guild_id, scope.channel_id))
+        if ids is None:
+            return None
+        cached = self._conversations.get((ids.user_id, ids.scope_id))
+        if cached is None or time.monotonic() - cached[1] > TOUCH_EVERY_S:
+            return None
+        return ids, cached[0]
 
     async def _conversation(self, uow: UnitOfWork, ids: _Ids, scope: Scope, when: datetime) -> int:
         key = (ids.user_id, ids.scope_id)
@@ -902,9 +927,16 @@ class StorageService:
         async with UnitOfWork(self._sessions) as uow:
             recorded = await uow.meta.get(SPACE_KEY)
             total = await uow.memories.count() + await uow.conversations.count_turns()
+        try:
+            await self.vectors.ping()
+        except VectorsUnavailable:
+            # An unreadable embedded store cannot be dropped space by space: set it aside, build anew.
+            set_aside = getattr(self.vectors, "set_aside", None)
+            if set_aside is None or await set_aside() is None:
+                raise
         await self.vectors.drop_space(self.space)
         # Each batch is read, embedded and written in short transactions of its own, so a long reindex
-        # never holds the database (SQLite takes its write lock at BEGIN) while the bot keeps talking.
+        # never holds SQLite's write lock (taken at a transaction's first write) while the bot talks.
         done = 0
         counts = {"memory": 0, "turn": 0}
         for kind in counts:

@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from bot import metrics
@@ -36,8 +37,12 @@ from bot.safety.normalize import bound_length, normalize_text
 from bot.safety.protocol import CrisisProtocol
 from storage.scope import Scope
 from storage.service import StorageService
+from storage.sql.engine import retry_while_unavailable
 
 log = logging.getLogger(__name__)
+
+# How long a delivered reply waits for an unreachable database to be recorded (the person's next turn waits).
+REPLY_RECORD_RETRY_S = 120.0
 
 # Called after a turn is recorded (reply id None when no reply could be given), e.g. to enqueue reflection;
 # never awaited by the person.
@@ -213,6 +218,8 @@ class Pipeline:
             return await self._run_turn(self._merge(burst), burst.sink)
 
     def _merge(self, burst: _Burst) -> TurnInput:
+        # Messages of a burst are handled concurrently and can join it out of order; read them as sent.
+        burst.messages.sort(key=_sent_order)
         texts: list[str] = []
         notices: list[str] = []
         attachments: list[Attachment] = []
@@ -281,13 +288,19 @@ class Pipeline:
             await self._after(turn, user_turn.id, None)
             return Outcome("failed", user_turn_id=user_turn.id, timings_ms=timings)
         timings["llm_ms"] = _ms(llm_start)
-        reply_turn = await self.storage.record_turn(
-            turn.scope,
-            "assistant",
-            delivered,
-            speaker=self.settings.persona.name,
-            message_id=f"{turn.message_id}:reply",
-            meta=private or None,
+        # Delivered already: if the database went away meanwhile (a restart), wait for it rather than lose
+        # the reply and the turn's reflection. Recording is idempotent by message id, so a retry is safe.
+        reply_turn = await retry_while_unavailable(
+            lambda: self.storage.record_turn(
+                turn.scope,
+                "assistant",
+                delivered,
+                speaker=self.settings.persona.name,
+                message_id=f"{turn.message_id}:reply",
+                meta=private or None,
+            ),
+            "record a delivered reply",
+            for_s=REPLY_RECORD_RETRY_S,
         )
         await self._after(turn, user_turn.id, reply_turn.id)
         timings["total_ms"] = _ms(start)
@@ -391,6 +404,11 @@ def _rate(burst: int, per_minute: float, override: float | None) -> tuple[int, f
     if override is None:
         return burst, per_minute
     return max(1, min(burst, int(override))), override
+
+
+def _sent_order(message: IncomingMessage) -> tuple[datetime, int]:
+    # Timestamps can tie within a millisecond; numeric ids (Discord's snowflakes) grow in sending order.
+    return message.created_at, int(message.message_id) if message.message_id.isdigit() else 0
 
 
 def _ms(since: float) -> float:

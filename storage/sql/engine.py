@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import event, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from storage.config import SQLSettings
@@ -48,16 +50,33 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     ):
         cursor.execute(pragma)
     cursor.close()
-    # The driver's own implicit BEGIN is deferred; _begin_immediate below issues the BEGIN instead.
+    # The driver's own implicit BEGIN is deferred; _lock_before_write below issues the BEGIN instead.
     dbapi_conn.isolation_level = None
 
 
-def _begin_immediate(conn: Any) -> None:
+# Statements that write (or open a savepoint, which would start a deferred transaction).
+_WRITES = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER|SAVEPOINT|WITH)\b", re.IGNORECASE)
+
+
+def _lock_before_write(
+    conn: Any, cursor: Any, statement: str, _params: Any, _context: Any, _executemany: bool
+) -> None:
     # A deferred transaction that reads and then writes cannot wait for another writer (SQLite refuses the
-    # lock upgrade with "database is locked" at once, whatever the busy timeout). Taking the write lock at
-    # BEGIN makes concurrent turns queue for it instead. Transactions here are short (one turn, one batch),
-    # so serialising them costs little.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # lock upgrade with "database is locked" at once, whatever the busy timeout), so a transaction takes the
+    # write lock with BEGIN IMMEDIATE, and concurrent writers queue for it. It does so at its first write,
+    # not at its start: reads before it run in autocommit, each on the newest committed data (what
+    # PostgreSQL's default READ COMMITTED gives too). Taking the lock at BEGIN made every read-only unit of
+    # work (recall, settings, profiles) queue behind every writer and hold up every other one: on the reply
+    # benchmark half a turn's time was spent waiting in BEGIN IMMEDIATE.
+    if not _WRITES.match(statement) or conn.connection.driver_connection.in_transaction:
+        return
+    cursor.execute("BEGIN IMMEDIATE")
+
+
+def sqlite_listeners(engine: Engine) -> None:
+    """Give an SQLite engine Kindred's pragmas and write locking (every engine on the file needs both)."""
+    event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "before_cursor_execute", _lock_before_write)
 
 
 def make_engine(url: str, settings: SQLSettings) -> AsyncEngine:
@@ -67,8 +86,7 @@ def make_engine(url: str, settings: SQLSettings) -> AsyncEngine:
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, echo=settings.echo)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        event.listen(engine.sync_engine, "begin", _begin_immediate)
+        sqlite_listeners(engine.sync_engine)
         return engine
     engine = create_async_engine(
         url,
@@ -147,3 +165,38 @@ def _reason(exc: BaseException) -> str:
     # Driver messages can be long and nested; the innermost line says what happened.
     origin = getattr(exc, "orig", None) or exc
     return str(origin).strip().splitlines()[0] if str(origin).strip() else type(origin).__name__
+
+
+T = TypeVar("T")
+
+
+async def retry_while_unavailable(
+    work: Callable[[], Awaitable[T]], what: str, *, for_s: float, first_s: float = 0.5, max_s: float = 10.0
+) -> T:
+    """Run ``work`` and, while the database cannot be reached, run it again with growing pauses for up to
+    ``for_s`` seconds; anything else (and the last failure) is raised. ``work`` must be safe to repeat."""
+    delay, waited = first_s, 0.0
+    while True:
+        try:
+            return await work()
+        except Exception as exc:
+            if not is_unavailable(exc) or waited >= for_s:
+                raise
+            if waited == 0.0:
+                log.warning("cannot %s yet (%s); retrying", what, type(exc).__name__)
+        await asyncio.sleep(delay)
+        waited += delay
+        delay = min(delay * 2, max_s)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Return whether ``exc`` (or what caused it) says the database could not be reached, not that the work
+    itself was wrong: worth doing again once the server is back."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, (SQLUnavailable, OperationalError, InterfaceError, OSError)):
+            return True
+        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
+            return True
+        seen = seen.__cause__
+    return False

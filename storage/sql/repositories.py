@@ -14,8 +14,10 @@ from typing import Any
 from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Executable
 
 from storage.sql.models import AppMeta, Conversation, Memory, ScopeRow, Turn, User, utcnow
+from storage.sql.turn_writer import inserted
 
 
 def _insert(session: AsyncSession, table: Any) -> Any:
@@ -171,14 +173,11 @@ class ConversationRepo:
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    async def insert_turn(self, values: dict[str, Any]) -> int | None:
-        """Insert a turn and return its id, or None when its platform message was recorded already."""
-        stmt = (
-            _insert(self.s, Turn)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["user_id", "message_id", "role"])
-        )
-        return await self.s.scalar(stmt.returning(Turn.id))
+    async def insert_turn(
+        self, statement: Executable, params: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]] | None:
+        """Run the prebuilt turn insert (storage/sql/turn_writer.py); None when the message was recorded."""
+        return inserted((await self.s.execute(statement, params)).first())
 
     async def turn_by_message(self, user_id: int, message_id: str, role: str) -> Turn | None:
         """Return the turn already recorded for a platform message, if any."""

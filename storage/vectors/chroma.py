@@ -301,6 +301,22 @@ class ChromaIndex:
         if client is not None:
             await asyncio.to_thread(_close_client, client)
 
+    async def set_aside(self) -> Path | None:
+        """Move an unreadable embedded store aside (kept for inspection) so ``reindex`` can build a fresh one
+        in its place; return where it went, or None for a server, whose files are not ours to move."""
+        path = self._persist_path
+        if path is None or not path.exists():
+            return None
+        with self._lock:
+            client, self._client = self._client, None
+            self._handles.clear()
+        if client is not None:
+            await asyncio.to_thread(_close_client, client)
+        target = path.with_name(f"{path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
+        await asyncio.to_thread(path.rename, target)
+        log.warning("moved the unreadable vector store %s aside to %s", path, target)
+        return target
+
     # ------------------------------------------------------------------ running calls
 
     async def _run(self, call: Callable[[], T]) -> T:
@@ -353,9 +369,10 @@ class ChromaIndex:
             client = self._connect()
         except (ChromaError, OSError, httpx.HTTPError) as exc:
             raise VectorsUnavailable(f"cannot open Chroma at {self.location}: {exc}") from exc
-        except ValueError as exc:
+        except (ValueError, AttributeError) as exc:
             # Chroma reports "Could not connect to a Chroma server" (and a clash of settings for one
-            # directory) as ValueError.
+            # directory) as ValueError. A second open of a corrupt embedded store fails in Chroma's own
+            # cleanup with an AttributeError; the store is just as unusable.
             raise VectorsUnavailable(f"cannot open Chroma at {self.location}: {exc}") from exc
         log.info("connected to %s at %s", self.backend, self.location)
         return client
