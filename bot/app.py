@@ -142,6 +142,11 @@ class Kindred:
             )
         )
         parts.append(llm_health(self.llm.snapshot()))
+        held = len(self.pipeline.held)
+        if held:
+            parts.append(
+                TierHealth("turns", "held", Status.DEGRADED, detail=f"{held} messages wait for SQL to return")
+            )
         return parts
 
     async def close(self, grace_s: float = SHUTDOWN_GRACE_S) -> None:

@@ -113,6 +113,9 @@ class PipelineSettings(_Section):
     guild_burst: int = Field(default=30, ge=1)
     reply_chain_depth: int = Field(default=5, ge=0, le=25)
     attachment_max_bytes: int = Field(default=200_000, ge=0)
+    # Messages kept in memory while SQL is unreachable, answered when it returns; past this, refused
+    # with a notice.
+    held_turns_max: int = Field(default=1000, ge=0)
     attachment_max_chars: int = Field(default=8000, ge=0)
     recall_k: int = Field(default=6, ge=0, le=50)
     # Tokens kept free for the reply on top of the model's max_output_tokens (formatting overhead).

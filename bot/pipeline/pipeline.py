@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from bot.pipeline.context import (
     RecentTurnsProvider,
     ReplyChainProvider,
 )
+from bot.pipeline.inbox import HeldTurns
 from bot.pipeline.message import Attachment, ChainMessage, IncomingMessage, ReplySink, TurnInput
 from bot.reflection.procedural import StyleProvider
 from bot.safety.crisis import CrisisResult
@@ -37,7 +39,7 @@ from bot.safety.normalize import bound_length, normalize_text
 from bot.safety.protocol import CrisisProtocol
 from storage.scope import Scope
 from storage.service import StorageService
-from storage.sql.engine import retry_while_unavailable
+from storage.sql.engine import is_unavailable, retry_while_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,7 @@ RateOverrides = Callable[[Scope], Awaitable[dict[str, float]]]
 class Outcome:
     """What happened to one incoming message (for adapters, tests and metrics)."""
 
-    status: str  # replied, duplicate, merged, rate_limited, refused, empty, failed
+    status: str  # replied, duplicate, merged, rate_limited, refused, empty, held, failed
     reply: str = ""
     user_turn_id: int | None = None
     reply_turn_id: int | None = None
@@ -112,6 +114,9 @@ class Pipeline:
         self._user_locks: dict[str, asyncio.Lock] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._accepting = True
+        # Messages that met an unreachable database wait here and are answered once it is back.
+        self.held = HeldTurns(self._redrive, capacity=settings.pipeline.held_turns_max)
+        self._crisis_answered: OrderedDict[str, None] = OrderedDict()
 
     def register_provider(self, provider: ContextProvider) -> None:
         """Add a feature's context provider."""
@@ -123,24 +128,34 @@ class Pipeline:
         """Process one incoming message; returns when its turn has been answered (or merged into one)."""
         try:
             outcome = await self._handle(message, sink)
-        except Exception:
-            metrics.ERRORS.labels("turn").inc()
-            raise
+        except Exception as exc:
+            if not is_unavailable(exc):
+                metrics.ERRORS.labels("turn").inc()
+                raise
+            # SQL is down: the message is kept and answered when it is back, never dropped.
+            metrics.ERRORS.labels("sql_unavailable").inc()
+            await self._crisis_first(message, sink)
+            outcome = Outcome("held" if await self.held.hold(message, sink) else "failed")
         metrics.observe_turn(outcome.status, outcome.timings_ms)
         return outcome
 
-    async def _handle(self, message: IncomingMessage, sink: ReplySink) -> Outcome:
-        if not self._accepting:
+    async def _redrive(self, message: IncomingMessage, sink: ReplySink) -> Outcome:
+        # A held message was claimed and admitted before the outage (or met it on the way): straight on.
+        return await self._handle(message, sink, redrive=True)
+
+    async def _handle(self, message: IncomingMessage, sink: ReplySink, redrive: bool = False) -> Outcome:
+        if not self._accepting and not redrive:
             await self._crisis_first(message, sink)  # even while shutting down, a crisis gets its answer
             return Outcome("failed")
-        if not await self.storage.claim_message(message.scope, message.message_id):
+        if not redrive and not await self.storage.claim_message(message.scope, message.message_id):
             return Outcome("duplicate")  # a gateway replay of a message already handled
         crisis = await self._crisis_first(message, sink)
-        for gate in self.gates:
-            if not await gate(message, sink):
-                return Outcome("refused")
+        if not redrive:
+            for gate in self.gates:
+                if not await gate(message, sink):
+                    return Outcome("refused")
         # A crisis message is never held back by a rate limit: the person gets a reply every time.
-        if not crisis.hit and not await self._within_limits(message, sink):
+        if not redrive and not crisis.hit and not await self._within_limits(message, sink):
             return Outcome("rate_limited")
         key = message.scope.conversation_key
         burst = self._bursts.get(key)
@@ -169,7 +184,11 @@ class Pipeline:
 
     async def _crisis_first(self, message: IncomingMessage, sink: ReplySink) -> CrisisResult:
         result = self.crisis.screen(message)
-        if result.hit:
+        # Once per message, even when the message is held through an outage and handled again.
+        if result.hit and message.message_id not in self._crisis_answered:
+            self._crisis_answered[message.message_id] = None
+            while len(self._crisis_answered) > 10_000:
+                self._crisis_answered.popitem(last=False)
             await self.crisis.respond(message, sink, result)
         return result
 
@@ -290,18 +309,25 @@ class Pipeline:
         timings["llm_ms"] = _ms(llm_start)
         # Delivered already: if the database went away meanwhile (a restart), wait for it rather than lose
         # the reply and the turn's reflection. Recording is idempotent by message id, so a retry is safe.
-        reply_turn = await retry_while_unavailable(
-            lambda: self.storage.record_turn(
-                turn.scope,
-                "assistant",
-                delivered,
-                speaker=self.settings.persona.name,
-                message_id=f"{turn.message_id}:reply",
-                meta=private or None,
-            ),
-            "record a delivered reply",
-            for_s=REPLY_RECORD_RETRY_S,
-        )
+        try:
+            reply_turn = await retry_while_unavailable(
+                lambda: self.storage.record_turn(
+                    turn.scope,
+                    "assistant",
+                    delivered,
+                    speaker=self.settings.persona.name,
+                    message_id=f"{turn.message_id}:reply",
+                    meta=private or None,
+                ),
+                "record a delivered reply",
+                for_s=REPLY_RECORD_RETRY_S,
+            )
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            # Not an outage to hold the message through: it was answered already, and answering it again
+            # would repeat the reply. The person's own turn is in SQL; the reply text is what is missing.
+            raise ReplyNotRecorded(f"a delivered reply could not be recorded: {type(exc).__name__}") from None
         await self._after(turn, user_turn.id, reply_turn.id)
         timings["total_ms"] = _ms(start)
         return Outcome("replied", delivered, user_turn.id, reply_turn.id, timings)
@@ -394,8 +420,14 @@ class Pipeline:
                 if waiters:
                     await asyncio.wait(waiters)
 
+        started = time.monotonic()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(settle(), timeout_s)
+        await self.held.drain(max(0.0, timeout_s - (time.monotonic() - started)))
+
+
+class ReplyNotRecorded(RuntimeError):
+    """A reply reached the person but SQL stayed unreachable past the retry window, so it is not in SQL."""
 
 
 def _rate(burst: int, per_minute: float, override: float | None) -> tuple[int, float]:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.pipeline.inbox import HELD_NOTICE
 from storage.config import SQLSettings
 from tests.conftest import IN_CI, free_port, wait_for_port
 from tests.fakes.discord_api import FakeDiscord
@@ -152,6 +153,20 @@ async def test_postgres_restarted_loses_no_turn_and_no_job(
             sent.answered = sent.replied = True
         openai_server.configure(MODEL, chunk_chars=4, chunk_delay_s=0.0)
         await stream.round()
+        # Messages that arrive while PostgreSQL is away are held, the person is told, and each is answered
+        # once it is back: none is dropped.
+        held: list[Sent] = []
+
+        async def send_while_down() -> None:
+            for user in stream.people:
+                sent = await stream.send(user)
+                await fake_discord.wait_for_message(sent.channel, lambda m: m.content == HELD_NOTICE)
+                held.append(sent)
+
+        await restart(private_postgres, port, during=send_while_down)
+        await asyncio.gather(*(reply_in(fake_discord, s) for s in held))
+        for sent in held:
+            sent.answered = sent.replied = True
         book = await settled(private_postgres.url, stream)
     check_invariants(book, stream)
     # A job cut off by the restart after its model call runs again (at least once); its fact lands once.
