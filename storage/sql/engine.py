@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from storage.config import SQLSettings
@@ -194,7 +195,8 @@ def is_unavailable(exc: BaseException) -> bool:
     itself was wrong: worth doing again once the server is back."""
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, (SQLUnavailable, OperationalError, InterfaceError, OSError)):
+        # A pool with no free connection within its timeout is as unreachable, for now, as a stopped server.
+        if isinstance(seen, (SQLUnavailable, OperationalError, InterfaceError, OSError, PoolTimeout)):
             return True
         if isinstance(seen, DBAPIError) and seen.connection_invalidated:
             return True

@@ -85,3 +85,12 @@ async def test_a_message_that_fails_for_its_own_reason_does_not_block_the_ones_b
     assert await held.drain(2.0) == 0
     assert done == ["2"]
     assert first.notices == [HELD_NOTICE, FAILED_NOTICE]
+
+
+def test_an_exhausted_connection_pool_counts_as_unreachable_so_the_message_is_held() -> None:
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    from storage.sql.engine import is_unavailable
+
+    assert is_unavailable(PoolTimeout("QueuePool limit of size 5 overflow 10 reached"))
+    assert not is_unavailable(ValueError("a bad value is not an outage"))
