@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Sequence
 from typing import Protocol
 
 from bot.config import PersonaSettings
@@ -18,6 +21,8 @@ PRIORITY_RECALL = 70
 PRIORITY_HISTORY = 60
 # Turns either side of a recalled turn that come along with it.
 RECALL_NEIGHBOURS = 1
+
+log = logging.getLogger(__name__)
 
 
 class ContextProvider(Protocol):
@@ -90,6 +95,7 @@ class RecallProvider:
     def __init__(self, storage: StorageService, k: int) -> None:
         self.storage = storage
         self.k = k
+        self._noting: set[asyncio.Task[None]] = set()
 
     async def provide(self, turn: TurnInput) -> list[Section]:
         """Return recalled items, most relevant first, that are not already in the recent window."""
@@ -100,15 +106,36 @@ class RecallProvider:
         recalled = await self.storage.search(
             turn.scope, turn.text, k=self.k + len(recent), neighbours=RECALL_NEIGHBOURS
         )
-        fresh = [item for item in recalled if not (item.kind == "turn" and item.id in recent)]
-        units = [_recall_unit(item) for item in fresh[: self.k]]
+        fresh = [item for item in recalled if not (item.kind == "turn" and item.id in recent)][: self.k]
+        units = [_recall_unit(item) for item in fresh]
         if not units:
             return []
+        self._note_soon(turn.scope, [item.id for item in fresh if item.kind == "memory"])
         header = (
             f"What you remember about {turn.author} (from earlier conversations; use it naturally, "
             "only when relevant):"
         )
         return [Section("recall", PRIORITY_RECALL, header=header, units=units)]
+
+    def _note_soon(self, scope: Scope, memory_ids: Sequence[int]) -> None:
+        """Count the memories that went into the prompt as recalled (importance learns from it), in the
+        background: the write must not hold up the reply, and a failure only costs one count."""
+        if not memory_ids:
+            return
+        task = asyncio.get_running_loop().create_task(self._note(scope, list(memory_ids)))
+        self._noting.add(task)
+        task.add_done_callback(self._noting.discard)
+
+    async def _note(self, scope: Scope, memory_ids: list[int]) -> None:
+        try:
+            await self.storage.memory.note_recalled(scope, memory_ids)
+        except Exception:
+            log.exception("counting %d recalled memories failed", len(memory_ids))
+
+    async def settle(self) -> None:
+        """Wait for the recall counts under way (shutdown and tests)."""
+        while self._noting:
+            await asyncio.gather(*list(self._noting), return_exceptions=True)
 
 
 def _recall_unit(item: Recalled) -> str:

@@ -28,6 +28,9 @@ PG_DOCUMENT = "to_tsvector('english', coalesce({t}.speaker, '') || ' ' || {t}.te
 # bm25's weight for the speaker column against the text. 0 on LoCoMo's tuning: a name matches half of a
 # two-person conversation and only adds noise; re-ranking boosts the turns of a speaker the query names.
 SPEAKER_WEIGHT = 0.0
+# SQLite: how many of the newest visible matches of one word are scored (see ``_run_capped``). Bounds the
+# cost of a word common in a long history; a rarer word's matches are all scored.
+TERM_POOL = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,15 +80,8 @@ async def search_turns(
 ) -> list[LexicalHit]:
     """Return the visible person-authored turns matching any token, best first."""
     if dialect == "sqlite":
-        match = fts5_match(list(tokens))
-        if match is None:
-            return []
-        sql = (
-            f"SELECT t.id, -bm25(turns_fts, {SPEAKER_WEIGHT}, 1.0) AS score "
-            "FROM turns_fts JOIN turns t ON t.id = turns_fts.rowid "
-            f"WHERE turns_fts MATCH :q AND t.role = 'user' AND {_turn_visibility(v, 't')} "
-            "ORDER BY score DESC LIMIT :n"
-        )
+        condition = f"t.role = 'user' AND {_turn_visibility(v, 't')}"
+        return await _run_capped(session, "turns_fts", "turns t", condition, tokens, v, limit)
     else:
         match = tsquery_text(list(tokens))
         if match is None:
@@ -105,14 +101,7 @@ async def search_memories(
     """Return this person's current memories (and superseded ones with ``history``) matching any token."""
     mine = "m.user_id = :uid AND m.realm IN :realms" + ("" if history else " AND m.valid_to IS NULL")
     if dialect == "sqlite":
-        match = fts5_match(list(tokens))
-        if match is None:
-            return []
-        sql = (
-            f"SELECT m.id, -bm25(memories_fts, {SPEAKER_WEIGHT}, 1.0) AS score "
-            "FROM memories_fts JOIN memories m ON m.id = memories_fts.rowid "
-            f"WHERE memories_fts MATCH :q AND {mine} ORDER BY score DESC LIMIT :n"
-        )
+        return await _run_capped(session, "memories_fts", "memories m", mine, tokens, v, limit)
     else:
         match = tsquery_text(list(tokens))
         if match is None:
@@ -132,3 +121,60 @@ async def _run(session: AsyncSession, sql: str, match: str, v: Visibility, limit
         params.pop("sid")
     rows = await session.execute(statement, params)
     return [LexicalHit(int(i), float(s)) for i, s in rows.all()]
+
+
+def _pool(fts: str, table: str, condition: str, match: str) -> str:
+    """Return SQL scoring the visible rows matching ``match`` among the newest ``:cap`` of them.
+
+    The inner query walks the matches newest first and stops after ``:cap`` visible ones: no bm25, bounded
+    work. The outer one scores only rows at or above the oldest of those (FTS5 seeks its posting lists to
+    that rowid), so a word in a third of someone's history costs what a rare word costs.
+    """
+    alias = table.split()[-1]
+    # CROSS JOIN keeps the FTS5 table outermost: SQLite would otherwise walk the person's rows and probe it.
+    rows = (
+        f"FROM {fts} CROSS JOIN {table} ON {alias}.id = {fts}.rowid "
+        f"WHERE {fts} MATCH :{match} AND {condition}"
+    )
+    newest = f"SELECT {fts}.rowid AS r {rows} ORDER BY {fts}.rowid DESC LIMIT :cap"
+    score = f"-bm25({fts}, {SPEAKER_WEIGHT}, 1.0)"
+    return f"SELECT {alias}.id AS id, {score} AS s {rows} AND {fts}.rowid >= (SELECT min(r) FROM ({newest}))"
+
+
+async def _run_capped(
+    session: AsyncSession,
+    fts: str,
+    table: str,
+    condition: str,
+    tokens: Sequence[str],
+    v: Visibility,
+    limit: int,
+) -> list[LexicalHit]:
+    """Run one FTS5 search whose cost is bounded however many rows match a common word.
+
+    FTS5 computes ``bm25()`` for every row that matches before it can keep the best, so the cost of one OR
+    query follows the longest posting list. Instead each word is a pool of its newest ``TERM_POOL`` visible
+    matches, and one more pool holds the newest rows matching every word. bm25 is a sum over the query's
+    phrases, so summing a row's one-word scores gives its score for the whole query (exact for rows in the
+    every-word pool, which take that score); a rare word's pool holds all its matches, so only the oldest
+    matches of words common in this person's history are left out.
+    """
+    terms = [m for m in (fts5_match([t]) for t in tokens) if m is not None]
+    if not terms:
+        return []
+    params: dict[str, object] = {f"t{i}": m for i, m in enumerate(terms)}
+    pools = [f"p{i} AS MATERIALIZED ({_pool(fts, table, condition, f't{i}')})" for i in range(len(terms))]
+    by_word = " UNION ALL ".join(f"SELECT id, s FROM p{i}" for i in range(len(terms)))
+    scored = f"SELECT id, sum(s) AS s FROM ({by_word}) GROUP BY id"
+    if len(terms) > 1:
+        params["every"] = " AND ".join(f"({m})" for m in terms)
+        pools.append(f"p_every AS MATERIALIZED ({_pool(fts, table, condition, 'every')})")
+        scored = f"SELECT id, max(s) AS s FROM ({scored} UNION ALL SELECT id, s FROM p_every) GROUP BY id"
+    # MATERIALIZED: bm25() only works in a query over its own FTS5 table, not after flattening into a union.
+    sql = f"WITH {', '.join(pools)} SELECT id, s AS score FROM ({scored}) ORDER BY score DESC LIMIT :n"
+    statement = text(sql).bindparams(bindparam("realms", expanding=True))
+    params.update(_params(v), n=limit, cap=TERM_POOL)
+    if v.channel_scope_id is None:
+        params.pop("sid")
+    found = await session.execute(statement, params)
+    return [LexicalHit(int(i), float(s)) for i, s in found.all()]

@@ -238,3 +238,45 @@ async def test_the_recall_provider_shows_a_turn_with_its_neighbours(storage: Sto
         "    (before) Bob: What did you find at the market?",
         "    (after) Bob: No way!",
     ]
+
+
+async def test_a_memory_the_recall_provider_puts_in_the_prompt_counts_as_recalled(
+    storage: StorageService,
+) -> None:
+    used = await storage.add_memory(ALICE, "Alice's sister Maya plays the oboe", importance=0.9)
+    unused = await storage.add_memory(ALICE, "Alice repairs old bicycles", importance=0.2)
+    provider = RecallProvider(storage, k=1)
+    turn = TurnInput(ALICE, "Alice", "how is Maya doing with the oboe?", ["m-oboe"], NOW)
+    sections = await provider.provide(turn)
+    assert "Maya plays the oboe" in sections[0].units[0]
+    await provider.settle()
+    first = await storage.memory.memory(ALICE, used.id)
+    assert first is not None and first.recalls == 1 and first.recalled_at is not None
+    await provider.provide(turn)
+    await provider.settle()
+    second = await storage.memory.memory(ALICE, used.id)
+    left = await storage.memory.memory(ALICE, unused.id)
+    assert second is not None and second.recalls == 2
+    assert left is not None and left.recalls == 0 and left.recalled_at is None  # not in the prompt (k=1)
+    assert (await storage.memory.stats(ALICE))["recalls"] == 2
+
+
+async def test_a_common_word_is_bounded_but_rare_words_and_every_word_rows_still_count(
+    storage: StorageService, monkeypatch: Any
+) -> None:
+    # Pools of 3: "garden" has more newer matches than that, yet the old row naming both words, and the
+    # oldest row with a rare word, are still found with their full scores.
+    monkeypatch.setattr("storage.recall.lexical.TERM_POOL", 3)
+    both = await say(storage, ALICE, "The garden gnome wore a sombrero", NOW - timedelta(days=60), "Alice")
+    rare = await say(storage, ALICE, "I bought a sombrero in Oaxaca", NOW - timedelta(days=50), "Alice")
+    weeded = [
+        await say(storage, ALICE, f"Weeded the garden again, bed {i}", NOW - timedelta(days=10 - i), "Alice")
+        for i in range(6)
+    ]
+    results = await storage.search(ALICE, "garden sombrero", k=10, kinds=("turn",), now=NOW)
+    ids = [r.id for r in results]
+    assert ids[0] == both and rare in ids
+    assert results[0].reasons["lexical"] == 1.0  # both words: the best lexical score
+    if storage.engine.dialect.name == "sqlite":  # PostgreSQL ranks every match (docs/memory.md)
+        scored = {r.id for r in results if r.reasons["lexical"] > 0 and "neighbour" not in r.reasons}
+        assert scored == {both, rare, *weeded[-3:]}  # the three newest "garden" rows, not the older ones
