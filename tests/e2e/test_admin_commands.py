@@ -19,7 +19,7 @@ from bot.config import BotSettings
 from bot.pipeline.pipeline import Outcome
 from bot.platforms.discord import KindredBot
 from storage.sql.models import Job
-from tests.e2e.test_conversation import last_prompt, make_settings, replies, reply_in
+from tests.e2e.harness import last_prompt, make_settings, replies, reply_in
 from tests.fakes.discord_api import FakeDiscord, FakeUser, InteractionRecord
 from tests.fakes.openai_api import FakeOpenAI
 
@@ -330,7 +330,7 @@ async def test_data_requests_export_then_forget_a_member_on_their_behalf(
         await reply_in(fake_discord, scene.general, "What a lovely name.")
         await app.pipeline.drain(10)
         app.pipeline._accepting = True
-        record, text = await admin(fake_discord, scene.general, owner, "user", "export", member=scene.alice)
+        _, text = await admin(fake_discord, scene.general, owner, "user", "export", member=scene.alice)
         assert "Everything I hold about" in text and b"my cat is Miso" in exported()
         _, text = await admin(
             fake_discord, scene.general, owner, "user", "forget", member=scene.alice, confirm=True

@@ -31,8 +31,8 @@ from bot.errors import EXIT_OK
 from bot.platforms.discord import KindredBot
 from storage.scope import Scope
 from storage.sql.models import Base
+from tests.e2e.harness import last_prompt, make_settings, replies
 from tests.e2e.test_console import chat, model_env
-from tests.e2e.test_conversation import FENCE, last_prompt, make_settings, replies
 from tests.fakes.discord_api import FakeChannel, FakeDiscord, FakeRole, FakeUser, InteractionRecord
 from tests.fakes.openai_api import FakeOpenAI, RecordedRequest
 from tests.faults.harness import eventually
@@ -40,6 +40,8 @@ from tests.faults.harness import eventually
 # Rows that may change whatever a command does: a refusal is audited too, and background jobs come and go.
 VOLATILE_TABLES = {"admin_audit", "job_outbox"}
 GENERIC_ERROR = "Something went wrong on my side"
+
+FENCE = re.compile(r"^```", re.MULTILINE)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from bot.app import Kindred
 from bot.config import CrisisSettings, DisclosureSettings, SafetySettings
 from bot.metrics import REGISTRY
 from storage.scope import Scope
-from tests.e2e.test_conversation import last_prompt, make_settings, reply_in, serve
+from tests.e2e.harness import last_prompt, make_settings, reply_in, serve
 from tests.fakes.discord_api import FakeDiscord, StoredMessage
 from tests.fakes.openai_api import FakeOpenAI
 

@@ -17,7 +17,7 @@ from bot.pipeline.message import IncomingMessage
 from bot.platforms.console import ConsoleSink, _command, console_scope
 from bot.platforms.discord import KindredBot
 from storage.scope import Scope
-from tests.e2e.test_conversation import last_prompt, make_settings, reply_in
+from tests.e2e.harness import last_prompt, make_settings, reply_in
 from tests.example_cog.tally import STATUS_NOTE, TallyService
 from tests.fakes.discord_api import FakeDiscord, StoredMessage
 from tests.fakes.openai_api import FakeOpenAI

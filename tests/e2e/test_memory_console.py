@@ -10,7 +10,7 @@ from bot.config import Settings
 from bot.platforms.console import console_scope, run_console
 from storage.records import MemoryRecord
 from storage.service import StorageService
-from tests.e2e.test_conversation import make_settings
+from tests.e2e.harness import make_settings
 from tests.fakes.openai_api import FakeOpenAI
 
 SAM = console_scope("sam")

@@ -16,7 +16,7 @@ from bot.app import Kindred
 from bot.platforms.discord import KindredBot
 from storage.records import MemoryRecord
 from storage.scope import Scope
-from tests.e2e.test_conversation import make_settings
+from tests.e2e.harness import make_settings
 from tests.fakes.discord_api import FakeDiscord, InteractionRecord
 from tests.fakes.openai_api import FakeOpenAI
 

@@ -18,7 +18,7 @@ from bot.platforms.discord import KindredBot
 from cogs.emotional_support.learning import GUIDANCE
 from storage.scope import Scope
 from storage.support import SupportState
-from tests.e2e.test_conversation import last_prompt, make_settings
+from tests.e2e.harness import last_prompt, make_settings
 from tests.fakes.discord_api import FakeDiscord, InteractionRecord, StoredMessage
 from tests.fakes.openai_api import FakeOpenAI
 

@@ -39,7 +39,7 @@ from storage.config import QueueSettings, StorageSettings
 from storage.sql.models import Job as JobRow
 from storage.sql.models import Memory, Turn, User
 from tests.conftest import free_port
-from tests.e2e.test_conversation import serve
+from tests.e2e.harness import serve
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.discord_api.models import FakeChannel, FakeUser
 from tests.fakes.openai_api import FakeOpenAI, RecordedRequest

@@ -22,7 +22,7 @@ from bot.platforms.console import ConsoleSink
 from storage.config import CacheSettings
 from storage.scope import Scope
 from tests.conftest import RedisProcess, free_port
-from tests.e2e.test_conversation import make_settings
+from tests.e2e.harness import make_settings
 from tests.fakes.openai_api import FakeOpenAI
 
 EXPECTED_FAMILIES = {
