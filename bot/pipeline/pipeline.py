@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from bot import metrics
 from bot.config import Settings
@@ -423,7 +423,19 @@ class Pipeline:
         started = time.monotonic()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(settle(), timeout_s)
+            # Providers may finish work of their own after a turn (the recall provider's use counts).
+            await asyncio.wait_for(
+                asyncio.gather(*(p.settle() for p in self.providers if isinstance(p, Settles))),
+                max(0.0, timeout_s - (time.monotonic() - started)),
+            )
         await self.held.drain(max(0.0, timeout_s - (time.monotonic() - started)))
+
+
+@runtime_checkable
+class Settles(Protocol):
+    """A context provider with background work of its own to finish before shutdown."""
+
+    async def settle(self) -> None: ...
 
 
 class ReplyNotRecorded(RuntimeError):
