@@ -6,6 +6,7 @@ from typing import TextIO
 
 from bot.features import FeatureHost
 from bot.scheduler import ScheduledJob
+from cogs.emotional_support.gate import GatedSupportProvider, SupportGate, gated_after_turn
 from cogs.emotional_support.learning import STRATEGIES
 from cogs.emotional_support.provider import SupportProvider
 from cogs.emotional_support.service import (
@@ -32,8 +33,9 @@ def register(host: FeatureHost) -> None:
     service = SupportService(host.storage, host.settings.support)
     host.services[SERVICE] = service
     if host.pipeline is not None:
-        host.pipeline.register_provider(SupportProvider(service))
-        host.pipeline.after_turn.append(service.after_turn)
+        gate = SupportGate(host)
+        host.pipeline.register_provider(GatedSupportProvider(SupportProvider(service), gate))
+        host.pipeline.after_turn.append(gated_after_turn(service, gate))
     if host.scheduler is not None:
         # Changes held in memory during an SQL outage are also written back by every later call.
         host.scheduler.register(
