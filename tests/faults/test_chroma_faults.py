@@ -61,7 +61,8 @@ async def test_corrupt_chroma_degrades_recall_and_reindex_restores_it(
         # Facts are still extracted; indexing waits (held back, never failed) for a readable store.
         book = await settled(settings.storage.sql_url(), stream, ("semantic",))
     held = [s for s in stream.sent if book.jobs[job_key("index", s)][0] != "done"]
-    assert held and all(book.jobs[job_key("index", s)] == ("pending", 0) for s in held)
+    states = {s.tag: book.jobs[job_key("index", s)] for s in held}
+    assert held and all(state == ("pending", 0) for state in states.values()), states
 
     storage = await StorageService.open(StorageSettings(data_dir=data_dir))
     try:
