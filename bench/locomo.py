@@ -241,7 +241,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         conversations = conversations[: args.conversations]
     tmp = Path(tempfile.mkdtemp(prefix="kindred-bench-locomo-"))
     try:
-        settings = StorageSettings(data_dir=tmp / "data", sql=SQLSettings(connect_retries=0))
+        # The two speakers talk in one channel and the questions are about both: recall of the channel's
+        # public turns is on, as an operator would turn it on for a shared channel (docs/memory.md).
+        settings = StorageSettings(
+            data_dir=tmp / "data", sql=SQLSettings(connect_retries=0), recall_channel_turns=True
+        )
         storage = await StorageService.open(settings)
         try:
             if args.weights:

@@ -44,6 +44,10 @@ class VectorSettings(Section):
     port: int = Field(default=8000, ge=1, le=65535)
     ssl: bool = False
     collection_prefix: str = "kindred"
+    # Embedded only: collections whose vector index stays loaded in memory, least recently used evicted
+    # and read back from disk on its next query (each costs about 2.6 MB however few vectors it holds).
+    # 0 leaves Chroma's default, one per five allowed open files (4,000 at a limit of 20,000).
+    loaded_indexes_max: int = Field(default=32, ge=0)
 
 
 class EmbeddingSettings(Section):
@@ -133,6 +137,9 @@ class StorageSettings(Section):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     queue: QueueSettings = Field(default_factory=QueueSettings)
     compression: CompressionSettings = Field(default_factory=CompressionSettings)
+    # In a server channel, recall may also bring back what others said there in public (never their private
+    # memories, never from another channel, server or DMs). Off: each person recalls only their own turns.
+    recall_channel_turns: bool = False
 
     @field_validator("data_dir")
     @classmethod

@@ -746,13 +746,14 @@ class StorageService:
     ) -> list[Recalled]:
         """Return up to k memories and turns for ``query``, best first, from what this person may recall here.
 
-        That is their own memories and turns in their readable realms and, in a server channel, what anyone
-        said there in public (storage/recall/ says how and docs/memory.md why). Lexical full-text and the
-        vector and cold tiers are fused, then re-ranked by importance, recency, validity and any time the
-        query names (relative to ``now``); each item's ``reasons`` holds those parts. ``neighbours`` turns
-        either side of a recalled turn come along as its context. Superseded memories (an old value of a
-        fact) are left out unless ``history``, and then rank after current ones. When the vector tier is down
-        (or holds another embedding space) recall runs on the lexical index, time and recency alone.
+        That is their own memories and turns in their readable realms and, in a server channel when
+        ``storage.recall_channel_turns`` is on, what anyone said there in public (docs/memory.md says why).
+        Lexical full-text and the vector and cold tiers are fused, then re-ranked by importance, recency,
+        validity and any time the query names (relative to ``now``); each item's ``reasons`` holds those
+        parts. ``neighbours`` turns either side of a recalled turn come along as its context. Superseded
+        memories (an old value of a fact) are left out unless ``history``, and then rank after current ones.
+        When the vector tier is down (or holds another embedding space) recall runs on the lexical index,
+        time and recency alone.
         """
         unknown = set(kinds) - {"memory", "turn"}
         if unknown or not kinds:
@@ -763,7 +764,8 @@ class StorageService:
             ids = await self._resolve(uow, scope)
             realms = await self._readable_realms(uow, scope, ids.user_id)
             await uow.commit()
-        shared = ids.scope_id if not scope.is_dm else None  # a server channel's public turns
+        # A server channel's public turns, when the operator turned that on (storage.recall_channel_turns).
+        shared = ids.scope_id if self.settings.recall_channel_turns and not scope.is_dm else None
         asker = Asker(Visibility(ids.user_id, tuple(realms), shared), scope.user_key, scope.realm)
         found = await self.recall.search(
             asker,

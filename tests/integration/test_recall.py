@@ -94,7 +94,14 @@ async def test_more_important_memories_rank_higher(storage: StorageService) -> N
     assert results[0].reasons["importance"] == 0.9
 
 
+async def test_by_default_nobody_recalls_anothers_turns_even_in_one_channel(storage: StorageService) -> None:
+    await say(storage, BOB, "I'm organising a bake sale on Saturday", NOW, "Bob")
+    assert await storage.search(ALICE, "bake sale", kinds=("turn",), now=NOW) == []
+    assert len(await storage.search(BOB, "bake sale", kinds=("turn",), now=NOW)) == 1
+
+
 async def test_public_turns_in_a_channel_are_recalled_by_others_in_it(storage: StorageService) -> None:
+    storage.settings.recall_channel_turns = True
     bobs = await say(storage, BOB, "I'm organising a bake sale on Saturday", NOW, "Bob")
     found = await storage.search(ALICE, "bake sale", kinds=("turn",), now=NOW)
     assert [(r.id, r.speaker) for r in found] == [(bobs, "Bob")]
@@ -102,6 +109,7 @@ async def test_public_turns_in_a_channel_are_recalled_by_others_in_it(storage: S
 
 
 async def test_public_turns_stay_in_their_channel(storage: StorageService) -> None:
+    storage.settings.recall_channel_turns = True
     await say(storage, BOB, "I'm organising a bake sale on Saturday", NOW, "Bob")
     await storage.add_memory(BOB, "Bob runs a bakery called Crumbs")
     for elsewhere in (ALICE_OTHER_CHANNEL, CAROL_OTHER_CHANNEL):
@@ -112,6 +120,7 @@ async def test_public_turns_stay_in_their_channel(storage: StorageService) -> No
 
 
 async def test_private_memories_never_cross_to_others_in_the_channel(storage: StorageService) -> None:
+    storage.settings.recall_channel_turns = True
     await storage.add_memory(BOB, "Bob is allergic to penicillin")
     assert await storage.search(ALICE, "penicillin allergy", now=NOW) == []
     assert [r.text for r in await storage.search(BOB, "penicillin allergy", now=NOW)] == [
@@ -120,6 +129,7 @@ async def test_private_memories_never_cross_to_others_in_the_channel(storage: St
 
 
 async def test_dm_turns_are_never_shared(storage: StorageService) -> None:
+    storage.settings.recall_channel_turns = True
     await say(storage, BOB_DM, "my secret diary password hint is walrus", NOW, "Bob")
     assert await storage.search(ALICE, "walrus password", now=NOW) == []
     assert await storage.search(BOB, "walrus password", now=NOW) == []  # DMs are their own realm
@@ -127,6 +137,7 @@ async def test_dm_turns_are_never_shared(storage: StorageService) -> None:
 
 
 async def test_neighbouring_turns_come_along_as_context(storage: StorageService) -> None:
+    storage.settings.recall_channel_turns = True  # the neighbours include what Bob said there
     before = await say(storage, ALICE, "Guess what happened at the market", NOW, "Alice")
     anchor = await say(storage, BOB, "Someone sold me a glowing turnip", NOW, "Bob")
     after = await say(storage, ALICE, "A glowing what?!", NOW, "Alice")
@@ -225,6 +236,7 @@ async def test_assistant_turns_are_not_in_the_full_text_index(tmp_path: Path) ->
 
 
 async def test_the_recall_provider_shows_a_turn_with_its_neighbours(storage: StorageService) -> None:
+    storage.settings.recall_channel_turns = True  # the neighbours include what Bob said there
     await say(storage, BOB, "What did you find at the market?", NOW - timedelta(days=5), "Bob")
     await say(storage, ALICE, "A glowing turnip, believe it or not", NOW - timedelta(days=5), "Alice")
     await say(storage, BOB, "No way!", NOW - timedelta(days=5), "Bob")

@@ -168,8 +168,7 @@ async def test_turn_search_is_scoped_to_the_person(storage: StorageService) -> N
     turn = await storage.record_turn(BOB, "user", "my favourite food is ramen", speaker="Bob")
     await storage.index_turns(BOB, [turn])
     assert [r.id for r in await storage.search(BOB, "favourite food", kinds=("turn",))] == [turn.id]
-    # Said in public in a channel, it is recalled there by others too (tests/integration/test_recall.py),
-    # but nowhere else.
+    assert await storage.search(ALICE, "favourite food", kinds=("turn",)) == []  # same channel, not hers
     assert await storage.search(ALICE_OTHER_GUILD, "favourite food", kinds=("turn",)) == []
     assert await storage.search(ALICE_DM, "favourite food", kinds=("turn",)) == []
 
