@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
-from sklearn.decomposition import PCA
 
 from cogs.crystals.renderer import colour_of
 
@@ -47,6 +46,9 @@ def layout(stars: Sequence[Star], dimensions: int) -> np.ndarray:
         vectors[i, : len(s.centroid)] = list(s.centroid)
     usable = vectors.ndim == 2 and vectors.shape[1] > 0 and n >= 3
     if usable:
+        # Imported here: scikit-learn takes about a second to import, which every bot start would pay.
+        from sklearn.decomposition import PCA
+
         parts = min(dimensions, n - 1, vectors.shape[1])
         projected = PCA(n_components=parts, svd_solver="full", random_state=0).fit_transform(vectors)
         points[:, :parts] = projected

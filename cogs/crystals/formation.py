@@ -13,8 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.cluster import AgglomerativeClustering
-from sklearn.metrics import silhouette_score
 
 from storage.crystals import CrystalRecord, SourceMemory
 from storage.embedding.base import Vectors
@@ -41,6 +39,10 @@ def cluster(vectors: Vectors, min_size: int, max_clusters: int, min_separation: 
     n = len(vectors)
     if n < min_size or n < 2:
         return []
+    # Imported here: scikit-learn takes about a second to import, which every bot start would pay.
+    from sklearn.cluster import AgglomerativeClustering
+    from sklearn.metrics import silhouette_score
+
     data = np.asarray(vectors, dtype=np.float64)
     best: tuple[float, np.ndarray] | None = None
     for k in range(2, min(max_clusters, n - 1) + 1):

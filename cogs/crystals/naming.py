@@ -6,8 +6,6 @@ import logging
 import re
 from collections.abc import Sequence
 
-from sklearn.feature_extraction.text import TfidfVectorizer
-
 from bot.llm import LLMRouter
 from bot.llm.errors import LLMError
 
@@ -31,6 +29,9 @@ def key_terms(documents: Sequence[Sequence[str]], top: int = 5) -> list[list[str
     joined = [" ".join(texts) for texts in documents]
     if not joined:
         return []
+    # Imported here: scikit-learn takes about a second to import, which every bot start would pay.
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     vectorizer = TfidfVectorizer(
         stop_words="english", token_pattern=r"(?u)\b[^\W\d_]{3,}\b", sublinear_tf=True
     )

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from storage.config import EmbeddingSettings
 from storage.embedding.base import Embedder, EmbeddingError, Vectors, space_id
 from storage.embedding.model2vec import Model2VecEmbedder
-from storage.embedding.openai import OpenAIEmbedder
+
+if TYPE_CHECKING:
+    from storage.embedding.openai import OpenAIEmbedder
 
 __all__ = [
     "Embedder",
@@ -18,6 +22,15 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    # The OpenAI client library takes most of a second to import; only an openai provider needs it.
+    if name == "OpenAIEmbedder":
+        from storage.embedding.openai import OpenAIEmbedder
+
+        return OpenAIEmbedder
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def make_embedder(settings: EmbeddingSettings) -> Embedder:
     """Build the configured embedder (a model2vec model is loaded here, so call this at startup)."""
     if settings.provider == "model2vec":
@@ -25,6 +38,8 @@ def make_embedder(settings: EmbeddingSettings) -> Embedder:
     if settings.provider == "openai":
         if settings.model == "builtin":
             raise EmbeddingError("embedding.provider is openai: set embedding.model to the remote model")
+        from storage.embedding.openai import OpenAIEmbedder
+
         api_key = settings.api_key.get_secret_value() if settings.api_key is not None else None
         return OpenAIEmbedder(
             model=settings.model,

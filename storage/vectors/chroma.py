@@ -31,7 +31,10 @@ from storage.vectors.base import Partition, StoredVectors, VectorHit, VectorItem
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
-    from chromadb.api.collection_configuration import CreateCollectionConfiguration
+    from chromadb.api.collection_configuration import (
+        CreateCollectionConfiguration,
+        UpdateCollectionConfiguration,
+    )
     from chromadb.api.models.Collection import Collection
 
 log = logging.getLogger(__name__)
@@ -51,8 +54,13 @@ _LIST_PAGE = 1000
 # A filtered query first asks for this many times k unfiltered neighbours (see _search_filtered_locally).
 _OVERFETCH = 4
 _MIN_OVERFETCH = 32
+# Every write goes to the index files at once. Chroma 1.5.9 reloads an index that its in-memory cache
+# evicted from those files alone, without replaying the log written since the last sync: under Chroma's
+# default threshold (1,000 writes) a person with fewer vectors gets "Nothing found on disk", and one with
+# more silently loses the newest. See storage/vectors/chroma_bounded.py.
+_SYNC_EVERY_WRITE: UpdateCollectionConfiguration = {"hnsw": {"sync_threshold": 1, "batch_size": 1}}
 # Chroma 1.x takes the distance in ``configuration`` at creation ("hnsw:space" metadata is legacy).
-_COSINE: CreateCollectionConfiguration = {"hnsw": {"space": "cosine"}}
+_COSINE: CreateCollectionConfiguration = {"hnsw": {"space": "cosine", "sync_threshold": 1, "batch_size": 1}}
 
 
 def encode_part(value: str) -> str:
@@ -130,17 +138,28 @@ class ChromaIndex:
                 timeout_s=timeout_s,
                 cache_size=cache_size,
             )
-        return cls.embedded(path, prefix=settings.collection_prefix, cache_size=cache_size)
+        return cls.embedded(
+            path,
+            prefix=settings.collection_prefix,
+            cache_size=cache_size,
+            loaded_max=settings.loaded_indexes_max,
+        )
 
     @classmethod
-    def embedded(cls, path: Path, *, prefix: str = "kindred", cache_size: int = 1024) -> ChromaIndex:
-        """Return an index stored in a local directory through Chroma's ``PersistentClient``."""
+    def embedded(
+        cls, path: Path, *, prefix: str = "kindred", cache_size: int = 1024, loaded_max: int = 0
+    ) -> ChromaIndex:
+        """Return an index stored in a local directory through Chroma's ``PersistentClient``.
+
+        ``loaded_max`` bounds how many collections' vector indexes stay in memory (0: Chroma's default,
+        which follows the open-file limit); see ``storage.vectors.chroma_bounded``.
+        """
 
         def connect() -> ClientAPI:
-            import chromadb
+            from storage.vectors.chroma_bounded import open_persistent_client
 
             path.mkdir(parents=True, exist_ok=True)
-            return chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
+            return open_persistent_client(path, _chroma_settings(), loaded_max)
 
         return cls(
             connect,
@@ -408,6 +427,7 @@ class ChromaIndex:
             handle = self._get_client().get_collection(name, embedding_function=None)
         except NotFoundError:
             return None
+        self._sync_every_write(handle)
         self._remember(name, handle)
         return handle
 
@@ -420,8 +440,18 @@ class ChromaIndex:
             configuration=_COSINE,
             embedding_function=None,
         )
+        self._sync_every_write(handle)
         self._remember(name, handle)
         return handle
+
+    def _sync_every_write(self, handle: Collection) -> None:
+        # Collections made before _COSINE carried the threshold get it on first use. Only the embedded
+        # store: a server keeps its own cache, and an older server may refuse to modify a configuration.
+        if self._persist_path is None:
+            return
+        hnsw = (handle.configuration_json or {}).get("hnsw") or {}
+        if hnsw.get("sync_threshold") != 1:
+            handle.modify(configuration=_SYNC_EVERY_WRITE)
 
     def _with_collection(self, name: str, create: bool, action: Callable[[Collection], T], empty: T) -> T:
         """Run an action on a collection, re-resolving once if another process dropped it under us."""
