@@ -8,6 +8,7 @@ feature; storage only offers the ``scorer`` slot that ``add_memory`` asks for a 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -232,22 +233,27 @@ class ImportanceStore:
             return [Scope(user_id=external, platform=platform) for platform, external in rows.all()]
 
     async def note_recalled(self, scope: Scope, memory_ids: Sequence[int]) -> int:
-        """Count that these memories were recalled and used: their decay restarts; return how many."""
+        """Count that these memories were recalled and used: their decay restarts; return how many.
+
+        An id listed n times counts n recalls (a caller may batch several turns' uses into one write).
+        """
         if not memory_ids:
             return 0
+        uses = Counter(memory_ids)
         now = utcnow()
         async with UnitOfWork(self._sessions) as uow:
             user_id = await self._user_id(uow.session, scope)
             rows = list(
                 await uow.session.scalars(
-                    select(Memory).where(Memory.user_id == user_id, Memory.id.in_(list(memory_ids)))
+                    select(Memory).where(Memory.user_id == user_id, Memory.id.in_(list(uses)))
                 )
             )
             for row in rows:
-                row.meta = {**(row.meta or {}), "recalls": int((row.meta or {}).get("recalls", 0)) + 1}
+                recalls = int((row.meta or {}).get("recalls", 0)) + uses[row.id]
+                row.meta = {**(row.meta or {}), "recalls": recalls}
                 row.recalled_at = now
             if rows:
-                await self._count(uow.session, user_id, {"recalls": len(rows)})
+                await self._count(uow.session, user_id, {"recalls": sum(uses[row.id] for row in rows)})
             await uow.commit()
         return len(rows)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Protocol
@@ -21,6 +22,8 @@ PRIORITY_RECALL = 70
 PRIORITY_HISTORY = 60
 # Turns either side of a recalled turn that come along with it.
 RECALL_NEIGHBOURS = 1
+# Recall use counts gather this long and are written in one batch (settle() writes them at shutdown).
+RECALL_FLUSH_S = 2.0
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +98,10 @@ class RecallProvider:
     def __init__(self, storage: StorageService, k: int) -> None:
         self.storage = storage
         self.k = k
-        self._noting: set[asyncio.Task[None]] = set()
+        # Use counts waiting for the next flush, per person and place (an id once per use).
+        self._pending: dict[Scope, list[int]] = {}
+        self._flusher: asyncio.Task[None] | None = None
+        self._flush_now = asyncio.Event()
 
     async def provide(self, turn: TurnInput) -> list[Section]:
         """Return recalled items, most relevant first, that are not already in the recent window."""
@@ -118,24 +124,39 @@ class RecallProvider:
         return [Section("recall", PRIORITY_RECALL, header=header, units=units)]
 
     def _note_soon(self, scope: Scope, memory_ids: Sequence[int]) -> None:
-        """Count the memories that went into the prompt as recalled (importance learns from it), in the
-        background: the write must not hold up the reply, and a failure only costs one count."""
+        """Count the memories that went into the prompt as recalled (importance learns from it), later and
+        in one batch: a write per turn would make the reply's own INSERT wait for SQLite's write lock."""
         if not memory_ids:
             return
-        task = asyncio.get_running_loop().create_task(self._note(scope, list(memory_ids)))
-        self._noting.add(task)
-        task.add_done_callback(self._noting.discard)
+        self._pending.setdefault(scope, []).extend(memory_ids)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_later())
 
-    async def _note(self, scope: Scope, memory_ids: list[int]) -> None:
-        try:
-            await self.storage.memory.note_recalled(scope, memory_ids)
-        except Exception:
-            log.exception("counting %d recalled memories failed", len(memory_ids))
+    async def _flush_later(self) -> None:
+        # Counts noted while a flush is writing wait for the next round of this loop.
+        while self._pending:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._flush_now.wait(), RECALL_FLUSH_S)
+            await self._flush()
+
+    async def _flush(self) -> None:
+        pending, self._pending = self._pending, {}
+        for scope, memory_ids in pending.items():
+            try:
+                await self.storage.memory.note_recalled(scope, memory_ids)
+            except Exception:
+                # A failure only costs these counts; the reply never depended on them.
+                log.exception("counting %d recalled memories failed", len(memory_ids))
 
     async def settle(self) -> None:
-        """Wait for the recall counts under way (shutdown and tests)."""
-        while self._noting:
-            await asyncio.gather(*list(self._noting), return_exceptions=True)
+        """Write the recall counts still waiting for their flush (shutdown and tests)."""
+        self._flush_now.set()
+        try:
+            while self._flusher is not None and not self._flusher.done():
+                await asyncio.gather(self._flusher, return_exceptions=True)
+            await self._flush()
+        finally:
+            self._flush_now.clear()
 
 
 def _recall_unit(item: Recalled) -> str:

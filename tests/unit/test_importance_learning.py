@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.config import Settings
+from bot.pipeline.context import RecallProvider
 from bot.pipeline.message import TurnInput
 from cogs.memory.controls import MemoryControlError, MemoryControls
 from cogs.memory.feature import PausedTurns
@@ -129,6 +130,23 @@ async def test_recalls_count_restart_decay_and_the_scheduled_rescore_raises_impo
     after = await storage.memory.memory(ALICE, memory.id)
     assert after is not None and after.recalls == 2 and after.recalled_at is not None
     assert after.importance > memory.importance
+
+
+async def test_a_batched_recall_count_counts_every_use_and_a_provider_flushes_it_on_settle(
+    controls: MemoryControls,
+) -> None:
+    storage = controls.storage
+    memory = await storage.add_memory(ALICE, "plays the cello on Sundays", importance=0.9)
+    # Two turns' uses of one memory in one write: both count, in the memory and in the person's stats.
+    assert await storage.memory.note_recalled(ALICE, [memory.id, memory.id]) == 1
+    provider = RecallProvider(storage, k=1)
+    turn = TurnInput(ALICE, "Alice", "how is the cello going?", ["m-cello"], utcnow())
+    for _ in range(3):
+        assert await provider.provide(turn)
+    await provider.settle()  # the periodic flush has not come yet: settle writes the three uses
+    after = await storage.memory.memory(ALICE, memory.id)
+    assert after is not None and after.recalls == 5
+    assert (await storage.memory.stats(ALICE))["recalls"] == 5
 
 
 async def test_while_paused_nothing_said_is_kept_indexed_or_reflected(controls: MemoryControls) -> None:
