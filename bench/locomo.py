@@ -237,6 +237,8 @@ def kindred_ranker(storage: StorageService, channel: Channel, k: int) -> Ranker:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     """Ingest, ask every question through Kindred and both baselines; return the results."""
     conversations, evidence = load(args.data)
+    # --skip then --conversations: a held-out slice (tune on the first conversations, check on the rest).
+    conversations = conversations[args.skip :]
     if args.conversations:
         conversations = conversations[: args.conversations]
     tmp = Path(tempfile.mkdtemp(prefix="kindred-bench-locomo-"))
@@ -323,6 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", required=True, type=Path, help="path to LoCoMo's JSON (not in the repo)")
     parser.add_argument("--out", required=True, type=Path, help="where to write the results as JSON")
     parser.add_argument("--conversations", type=int, default=0, help="use only the first N conversations")
+    parser.add_argument("--skip", type=int, default=0, help="leave out the first N conversations")
     parser.add_argument("--k", type=int, default=K, help="results per query (default 10)")
     parser.add_argument("--captions", action="store_true", help="append shared images' captions to turns")
     parser.add_argument("--weights", help="recall weights as JSON, e.g. '{\"lexical\": 0.7}' (for tuning)")
