@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from storage.recall.timeframe import MONTHS
 from storage.records import TurnRecord
 from storage.scope import Scope
 from storage.service import StorageService
@@ -43,27 +44,6 @@ _WHEN = re.compile(
     r"(?P<month>[A-Za-z]+),?\s+(?P<year>\d{4})\s*$",
     re.IGNORECASE,
 )
-_MONTHS = {
-    name: number
-    for number, names in enumerate(
-        (
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sep", "sept"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ),
-        start=1,
-    )
-    for name in names
-}
 # A well-formed id, and the looser shapes seen in the data: "D:11:26", "D30:05", spaces around parts.
 _DIA = re.compile(r"^D(\d+):(\d+)$")
 _LOOSE_DIA = re.compile(r"^D\s*:?\s*(\d+)\s*:\s*(\d+)$", re.IGNORECASE)
@@ -138,7 +118,7 @@ def parse_session_time(text: str) -> datetime:
     found = _WHEN.match(text)
     if found is None:
         raise ValueError(f"not a LoCoMo session time: {text!r}")
-    month = _MONTHS.get(found["month"].lower())
+    month = MONTHS.get(found["month"].lower())
     if month is None:
         raise ValueError(f"unknown month in LoCoMo session time: {text!r}")
     hour = int(found["hour"])
