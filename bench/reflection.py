@@ -80,6 +80,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bench.reply_path import TurnFailed, lag_sampler, percentile, progress, sample_idle_lag
 from bot.app import Kindred, build_reflection
 from bot.config import (
     LLMSettings,
@@ -168,22 +169,6 @@ ENDINGS = ("", " and I'm pretty happy about it", ", not sure how I feel", "!", "
 
 
 # ---------------------------------------------------------------------------------------------- helpers
-
-_STARTED = time.perf_counter()
-
-
-def progress(message: str) -> None:
-    """Log progress to stderr with the elapsed time, so a long run shows where it is."""
-    print(f"[{time.perf_counter() - _STARTED:6.1f}s] {message}", file=sys.stderr, flush=True)
-
-
-def percentile(values: Sequence[float], pct: float) -> float:
-    """Return the nearest-rank percentile of ``values`` (NaN when there are none)."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    rank = max(1, math.ceil(pct / 100 * len(ordered)))
-    return ordered[rank - 1]
 
 
 def summary(values: Sequence[float], unit: str = "ms") -> dict[str, float]:
@@ -410,14 +395,6 @@ def timed_registry(source: ProcessorRegistry, busy: dict[str, float]) -> Process
     return registry
 
 
-async def lag_sampler(stop: asyncio.Event, out: list[float]) -> None:
-    """Sleep 10 ms again and again; record how late each wake-up is, in milliseconds."""
-    while not stop.is_set():
-        started = time.perf_counter()
-        await asyncio.sleep(SAMPLER_INTERVAL_S)
-        out.append(max(0.0, (time.perf_counter() - started - SAMPLER_INTERVAL_S) * 1000))
-
-
 @dataclass(slots=True)
 class QueueSample:
     """One look at the queue."""
@@ -427,17 +404,6 @@ class QueueSample:
     ready: int
     in_flight: int
     oldest_pending_age_s: float | None
-
-
-async def sample_idle_lag(seconds: float) -> list[float]:
-    """Return the sampler's lag on an otherwise idle loop (the floor of the measurement)."""
-    stop = asyncio.Event()
-    lags: list[float] = []
-    task = asyncio.create_task(lag_sampler(stop, lags))
-    await asyncio.sleep(seconds)
-    stop.set()
-    await task
-    return lags
 
 
 async def queue_poller(storage: StorageService, stop: asyncio.Event, out: list[QueueSample]) -> None:
@@ -557,10 +523,6 @@ PARTS = (
     ("llm", "model: whole streamed reply"),
     ("reply_record", "record the reply"),
 )
-
-
-class TurnFailed(Exception):
-    """A benchmark turn did not end in a reply."""
 
 
 async def timed_turn(pipeline: Pipeline, message: IncomingMessage) -> TurnSample:
