@@ -118,6 +118,7 @@ class Kindred:
             await app._ops.start()
         if ops is not False:  # the console (ops=False) is one person at a terminal: nobody to alert
             app.alerts.start()
+        storage.warm()
         return app
 
     async def _settle_queue(self, timeout_s: float) -> None:

@@ -200,6 +200,8 @@ class StorageService:
         ``require_schema=False`` opens an outdated database anyway, for ``doctor`` to report on.
         """
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if vectors is None:
+            vectors = make_vector_index(settings.vectors, settings.chroma_path())
         url = settings.sql_url()
         engine = make_engine(url, settings.sql)
         try:
@@ -218,12 +220,22 @@ class StorageService:
             settings,
             engine,
             cache if cache is not None else make_cache(settings.cache, stale_prefixes=(WINDOW_PREFIX,)),
-            vectors if vectors is not None else make_vector_index(settings.vectors, settings.chroma_path()),
+            vectors,
             ready,
             jobs,
         )
         await service._check_space()
         return service
+
+    def warm(self) -> None:
+        """Start the embedded vector store's process in the background, if it is not running.
+
+        Otherwise the first call to the vector tier starts it and waits for it (about a second). The bot
+        calls this once it has started, so that the process's imports do not compete with its own start.
+        """
+        warm = getattr(self.vectors, "warm", None)
+        if warm is not None:
+            warm()
 
     async def close(self) -> None:
         """Close every tier's connections."""

@@ -13,6 +13,7 @@ logs a warning and counts the event.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -29,6 +30,7 @@ from storage.compression import extractive_summary
 from storage.config import CompressionSettings
 from storage.records import TurnRecord
 from storage.service import StorageService
+from storage.vectors.process import child_process
 
 log = logging.getLogger(__name__)
 
@@ -171,15 +173,24 @@ class Shrinkable(Protocol):
 
 
 def read_rss_bytes() -> int:
-    """Return this process's resident set size in bytes (peak RSS where /proc is missing)."""
+    """Return the resident set size in bytes of this process and of its embedded vector store's process
+    (which holds Chroma's indexes, docs/storage.md), or this process's peak RSS where /proc is missing."""
     try:
-        with open("/proc/self/statm", encoding="ascii") as statm:
-            resident_pages = int(statm.read().split()[1])
-        return resident_pages * os.sysconf("SC_PAGE_SIZE")
+        total = _resident_bytes("self")
     except (OSError, ValueError, IndexError):
         # Not Linux: the peak is the best the standard library offers (KiB on Linux, bytes on macOS).
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         return int(peak if os.uname().sysname == "Darwin" else peak * 1024)
+    child = child_process().pid
+    if child is not None:
+        with contextlib.suppress(OSError, ValueError, IndexError):  # it may be restarting
+            total += _resident_bytes(str(child))
+    return total
+
+
+def _resident_bytes(pid: str) -> int:
+    with open(f"/proc/{pid}/statm", encoding="ascii") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def storage_caches(storage: StorageService) -> list[Shrinkable]:

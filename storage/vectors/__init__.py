@@ -7,10 +7,12 @@ from pathlib import Path
 from storage.config import VectorSettings
 from storage.vectors.base import Partition, VectorHit, VectorIndex, VectorItem, VectorsUnavailable
 from storage.vectors.chroma import ChromaIndex
+from storage.vectors.process import ProcessIndex
 
 __all__ = [
     "ChromaIndex",
     "Partition",
+    "ProcessIndex",
     "VectorHit",
     "VectorIndex",
     "VectorItem",
@@ -19,6 +21,11 @@ __all__ = [
 ]
 
 
-def make_vector_index(settings: VectorSettings, path: Path) -> ChromaIndex:
-    """Build the configured vector index; ``path`` is ``StorageSettings.chroma_path()``."""
-    return ChromaIndex.from_settings(settings, path)
+def make_vector_index(settings: VectorSettings, path: Path) -> ChromaIndex | ProcessIndex:
+    """Build the configured vector index; ``path`` is ``StorageSettings.chroma_path()``.
+
+    The embedded store runs in a child process of its own (``storage.vectors.child`` says why).
+    """
+    if settings.backend == "http":
+        return ChromaIndex.from_settings(settings, path)
+    return ProcessIndex(path, prefix=settings.collection_prefix, loaded_max=settings.loaded_indexes_max)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from storage.embedding.base import Vectors
+from storage.health import Status, TierHealth
 
 
 class VectorsUnavailable(Exception):
@@ -89,3 +90,14 @@ class VectorIndex(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+async def health_by_ping(
+    backend: str, ping: Callable[[], Awaitable[float]], extra: dict[str, Any]
+) -> TierHealth:
+    """Return the vector tier's health: down with the reason if ``ping`` raises VectorsUnavailable."""
+    try:
+        latency = await ping()
+    except VectorsUnavailable as exc:
+        return TierHealth(tier="vectors", backend=backend, status=Status.DOWN, detail=str(exc))
+    return TierHealth(tier="vectors", backend=backend, status=Status.OK, latency_ms=latency, extra=extra)

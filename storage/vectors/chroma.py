@@ -17,6 +17,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor
 from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -26,8 +27,15 @@ import numpy as np
 
 from storage.config import VectorSettings
 from storage.embedding.base import Vectors
-from storage.health import Status, TierHealth
-from storage.vectors.base import Partition, StoredVectors, VectorHit, VectorItem, VectorsUnavailable
+from storage.health import TierHealth
+from storage.vectors.base import (
+    Partition,
+    StoredVectors,
+    VectorHit,
+    VectorItem,
+    VectorsUnavailable,
+    health_by_ping,
+)
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -63,6 +71,15 @@ _SYNC_EVERY_WRITE: UpdateCollectionConfiguration = {"hnsw": {"sync_threshold": 1
 _COSINE: CreateCollectionConfiguration = {"hnsw": {"space": "cosine", "sync_threshold": 1, "batch_size": 1}}
 
 
+def check_prefix(prefix: str) -> None:
+    """Raise ValueError unless ``prefix`` can start a Chroma collection name."""
+    if not _PREFIX.match(prefix) or ".." in prefix:
+        raise ValueError(
+            f"vectors.collection_prefix {prefix!r} must be 1-48 characters of [A-Za-z0-9._-], "
+            "start and end with a letter or digit, and contain no '..'"
+        )
+
+
 def encode_part(value: str) -> str:
     """Return a collection-name-safe, injective encoding of a user key or realm."""
     if not value:
@@ -96,13 +113,10 @@ class ChromaIndex:
         timeout_s: float | None = None,
         cache_size: int = 1024,
         persist_path: Path | None = None,
+        executor: Executor | None = None,
     ) -> None:
         """Wrap a client factory; the client is made on first use so a down server does not stop startup."""
-        if not _PREFIX.match(prefix) or ".." in prefix:
-            raise ValueError(
-                f"vectors.collection_prefix {prefix!r} must be 1-48 characters of [A-Za-z0-9._-], "
-                "start and end with a letter or digit, and contain no '..'"
-            )
+        check_prefix(prefix)
         self.backend = backend
         self.prefix = prefix
         self.location = location
@@ -116,6 +130,8 @@ class ChromaIndex:
         self._max_batch: int | None = None
         # The embedded store's directory, where dropping a collection also removes its index files.
         self._persist_path = persist_path
+        # Where the blocking Chroma calls run; None is the loop's default thread pool.
+        self._executor = executor
 
     @property
     def reclaims_space(self) -> bool:
@@ -147,7 +163,13 @@ class ChromaIndex:
 
     @classmethod
     def embedded(
-        cls, path: Path, *, prefix: str = "kindred", cache_size: int = 1024, loaded_max: int = 0
+        cls,
+        path: Path,
+        *,
+        prefix: str = "kindred",
+        cache_size: int = 1024,
+        loaded_max: int = 0,
+        executor: Executor | None = None,
     ) -> ChromaIndex:
         """Return an index stored in a local directory through Chroma's ``PersistentClient``.
 
@@ -168,6 +190,7 @@ class ChromaIndex:
             location=str(path),
             cache_size=cache_size,
             persist_path=path,
+            executor=executor,
         )
 
     @classmethod
@@ -299,17 +322,7 @@ class ChromaIndex:
 
     async def health(self) -> TierHealth:
         """Report whether Chroma answers, and how fast."""
-        try:
-            latency = await self.ping()
-        except VectorsUnavailable as exc:
-            return TierHealth(tier="vectors", backend=self.backend, status=Status.DOWN, detail=str(exc))
-        return TierHealth(
-            tier="vectors",
-            backend=self.backend,
-            status=Status.OK,
-            latency_ms=latency,
-            extra={"location": self.location},
-        )
+        return await health_by_ping(self.backend, self.ping, {"location": self.location})
 
     async def close(self) -> None:
         """Release the client (for the embedded store: its files); the index cannot be used afterwards."""
@@ -340,7 +353,7 @@ class ChromaIndex:
 
     async def _run(self, call: Callable[[], T]) -> T:
         # Chroma's Python API blocks; a worker thread keeps the event loop free.
-        work = asyncio.to_thread(self._guarded, call)
+        work = asyncio.get_running_loop().run_in_executor(self._executor, self._guarded, call)
         if self._timeout_s is None:
             return await work
         try:

@@ -60,7 +60,15 @@ async def test_recall_is_exact_after_eviction_of_collections_this_index_wrote(
     index = make_vector_index(settings, tmp_path / "chroma")
     try:
         await assert_recall_exact_twice(index, stored)
-        # The bound reached Chroma's index cache: six people, room for two.
+    finally:
+        await index.close()
+
+
+async def test_the_bound_reaches_chromas_index_cache(tmp_path: Path, unique_prefix: str) -> None:
+    # In this process, where the client can be looked at (the default runs it in the vector process).
+    index = ChromaIndex.embedded(tmp_path / "chroma", prefix=unique_prefix, loaded_max=2)
+    try:
+        await index.upsert(SPACE, Partition("discord.1", "dm"), [VectorItem(id="m1", vector=[1.0, 0.0])])
         assert index._get_client()._server.hnsw_cache_size == 2  # type: ignore[attr-defined]
     finally:
         await index.close()

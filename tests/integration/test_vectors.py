@@ -1,4 +1,5 @@
-"""ChromaIndex against real Chroma: embedded (a temporary directory) and a Chroma server over HTTP."""
+"""The vector index against real Chroma: embedded in this process (a temporary directory), embedded in the
+vector child process (the default), and a Chroma server over HTTP."""
 
 from __future__ import annotations
 
@@ -12,7 +13,14 @@ import pytest
 
 from storage.config import VectorSettings
 from storage.health import Status
-from storage.vectors import ChromaIndex, Partition, VectorItem, VectorsUnavailable, make_vector_index
+from storage.vectors import (
+    ChromaIndex,
+    Partition,
+    ProcessIndex,
+    VectorItem,
+    VectorsUnavailable,
+    make_vector_index,
+)
 from tests.conftest import ChromaProcess, free_port
 
 SPACE = "a1b2c3d4e5"
@@ -28,13 +36,17 @@ Y = [0.0, 1.0, 0.0]
 XY = [1.0, 1.0, 0.0]
 
 
-@pytest.fixture(params=["embedded", "http"])
-async def index(
-    request: pytest.FixtureRequest, tmp_path: Path, unique_prefix: str
-) -> AsyncIterator[ChromaIndex]:
-    """Yield a ChromaIndex on each backend, under a collection prefix of its own."""
+Index = ChromaIndex | ProcessIndex
+
+
+@pytest.fixture(params=["embedded", "process", "http"])
+async def index(request: pytest.FixtureRequest, tmp_path: Path, unique_prefix: str) -> AsyncIterator[Index]:
+    """Yield an index on each backend, under a collection prefix of its own."""
+    idx: Index
     if request.param == "embedded":
         idx = ChromaIndex.embedded(tmp_path / "chroma", prefix=unique_prefix)
+    elif request.param == "process":
+        idx = ProcessIndex(tmp_path / "chroma", prefix=unique_prefix)
     else:
         server: ChromaProcess = request.getfixturevalue("chroma_server")
         idx = ChromaIndex.http("127.0.0.1", server.port, prefix=unique_prefix)
@@ -55,7 +67,7 @@ def items(*pairs: tuple[str, list[float]], kind: str | None = None) -> list[Vect
     return [VectorItem(id=item_id, vector=vector, metadata=dict(metadata)) for item_id, vector in pairs]
 
 
-async def test_query_returns_nearest_first_with_cosine_distances(index: ChromaIndex) -> None:
+async def test_query_returns_nearest_first_with_cosine_distances(index: Index) -> None:
     await index.upsert(SPACE, ALICE_G1, items(("far", Y), ("near", X), ("mid", XY)))
 
     hits = await index.query(SPACE, [ALICE_G1], np.array(X, dtype=np.float32), k=3)
@@ -65,7 +77,7 @@ async def test_query_returns_nearest_first_with_cosine_distances(index: ChromaIn
     assert [hit.distance for hit in hits] == pytest.approx(expected, abs=1e-4)
 
 
-async def test_query_returns_at_most_k_hits(index: ChromaIndex) -> None:
+async def test_query_returns_at_most_k_hits(index: Index) -> None:
     await index.upsert(SPACE, ALICE_G1, items(("a", X), ("b", XY), ("c", Y)))
 
     hits = await index.query(SPACE, [ALICE_G1], X, k=2)
@@ -73,7 +85,7 @@ async def test_query_returns_at_most_k_hits(index: ChromaIndex) -> None:
     assert [hit.id for hit in hits] == ["a", "b"]
 
 
-async def test_hits_carry_the_metadata_stored_with_them(index: ChromaIndex) -> None:
+async def test_hits_carry_the_metadata_stored_with_them(index: Index) -> None:
     await index.upsert(
         SPACE, ALICE_G1, [VectorItem("m1", X, {"kind": "memory", "importance": 0.8, "pinned": True})]
     )
@@ -83,7 +95,7 @@ async def test_hits_carry_the_metadata_stored_with_them(index: ChromaIndex) -> N
     assert hits[0].metadata == {"kind": "memory", "importance": 0.8, "pinned": True}
 
 
-async def test_upsert_replaces_a_vector_with_the_same_id(index: ChromaIndex) -> None:
+async def test_upsert_replaces_a_vector_with_the_same_id(index: Index) -> None:
     await index.upsert(SPACE, ALICE_G1, items(("m1", X), ("m2", XY)))
     await index.upsert(SPACE, ALICE_G1, items(("m1", Y)))
 
@@ -93,7 +105,7 @@ async def test_upsert_replaces_a_vector_with_the_same_id(index: ChromaIndex) -> 
     assert await index.count(SPACE) == 2
 
 
-async def test_two_users_never_see_each_others_vectors(index: ChromaIndex) -> None:
+async def test_two_users_never_see_each_others_vectors(index: Index) -> None:
     await index.upsert(SPACE, ALICE_G1, items(("alice-1", X)))
     await index.upsert(SPACE, BOB_G1, items(("bob-1", X), ("bob-2", XY)))
 
@@ -104,7 +116,7 @@ async def test_two_users_never_see_each_others_vectors(index: ChromaIndex) -> No
     assert [hit.id for hit in bob] == ["bob-1", "bob-2"]
 
 
-async def test_two_realms_of_one_user_are_separate(index: ChromaIndex) -> None:
+async def test_two_realms_of_one_user_are_separate(index: Index) -> None:
     await index.upsert(SPACE, ALICE_G1, items(("in-g1", X)))
     await index.upsert(SPACE, ALICE_G2, items(("in-g2", X)))
 
@@ -113,7 +125,7 @@ async def test_two_realms_of_one_user_are_separate(index: ChromaIndex) -> None:
     assert [hit.id for hit in hits] == ["in-g2"]
 
 
-async def test_query_over_several_partitions_merges_them_by_distance(index: ChromaIndex) -> None:
+async def test_query_over_several_partitions_merges_them_by_distance(index: Index) -> None:
     await index.upsert(SPACE, ALICE_G1, items(("g1-near", X), ("g1-far", Y)))
     await index.upsert(SPACE, ALICE_DM, items(("dm-mid", XY)))
 
@@ -122,7 +134,7 @@ async def test_query_over_several_partitions_merges_them_by_distance(index: Chro
     assert [hit.id for hit in hits] == ["g1-near", "dm-mid", "g1-far"]
 
 
-async def test_query_over_several_partitions_keeps_only_the_k_nearest(index: ChromaIndex) -> None:
+async def test_query_over_several_partitions_keeps_only_the_k_nearest(index: Index) -> None:
     await index.upsert(SPACE, ALICE_G1, items(("g1-near", X), ("g1-far", Y)))
     await index.upsert(SPACE, ALICE_DM, items(("dm-mid", XY)))
 
@@ -131,7 +143,7 @@ async def test_query_over_several_partitions_keeps_only_the_k_nearest(index: Chr
     assert [hit.id for hit in hits] == ["g1-near", "dm-mid"]
 
 
-async def test_where_filters_within_a_partition(index: ChromaIndex) -> None:
+async def test_where_filters_within_a_partition(index: Index) -> None:
     await index.upsert(SPACE, ALICE_G1, items(("t1", X), ("t2", Y), kind="turn"))
     await index.upsert(SPACE, ALICE_G1, items(("m1", X), kind="memory"))
 
@@ -140,7 +152,7 @@ async def test_where_filters_within_a_partition(index: ChromaIndex) -> None:
     assert [hit.id for hit in hits] == ["t1", "t2"]
 
 
-async def test_where_finds_a_rare_match_beyond_the_nearest_neighbours(index: ChromaIndex) -> None:
+async def test_where_finds_a_rare_match_beyond_the_nearest_neighbours(index: Index) -> None:
     rng = np.random.default_rng(11)
     near = np.asarray(X) + 0.05 * rng.standard_normal((60, 3))
     await index.upsert(
@@ -153,7 +165,7 @@ async def test_where_finds_a_rare_match_beyond_the_nearest_neighbours(index: Chr
     assert [hit.id for hit in hits] == ["lonely-turn"]
 
 
-async def test_where_accepts_in_and_and(index: ChromaIndex) -> None:
+async def test_where_accepts_in_and_and(index: Index) -> None:
     await index.upsert(SPACE, ALICE_G1, [VectorItem("t1", X, {"kind": "turn", "pinned": False})])
     await index.upsert(SPACE, ALICE_G1, [VectorItem("m1", XY, {"kind": "memory", "pinned": True})])
     await index.upsert(SPACE, ALICE_G1, [VectorItem("c1", Y, {"kind": "crystal", "pinned": True})])
@@ -167,7 +179,7 @@ async def test_where_accepts_in_and_and(index: ChromaIndex) -> None:
     assert [hit.id for hit in both] == ["m1"]
 
 
-async def test_where_on_numbers_is_left_to_chroma(index: ChromaIndex) -> None:
+async def test_where_on_numbers_is_left_to_chroma(index: Index) -> None:
     await index.upsert(
         SPACE, ALICE_G1, [VectorItem("low", X, {"importance": 1}), VectorItem("high", XY, {"importance": 5})]
     )
@@ -177,17 +189,17 @@ async def test_where_on_numbers_is_left_to_chroma(index: ChromaIndex) -> None:
     assert [hit.id for hit in hits] == ["high"]
 
 
-async def test_query_of_a_partition_that_does_not_exist_returns_nothing(index: ChromaIndex) -> None:
+async def test_query_of_a_partition_that_does_not_exist_returns_nothing(index: Index) -> None:
     assert await index.query(SPACE, [ALICE_G1], X, k=5) == []
 
 
-async def test_query_of_a_missing_partition_does_not_create_it(index: ChromaIndex) -> None:
+async def test_query_of_a_missing_partition_does_not_create_it(index: Index) -> None:
     await index.query(SPACE, [ALICE_G1], X, k=5)
 
     assert await index.drop_user(ALICE_G1.user_key) == 0
 
 
-async def test_spaces_are_separate(index: ChromaIndex) -> None:
+async def test_spaces_are_separate(index: Index) -> None:
     await index.upsert(SPACE, ALICE_G1, items(("old-space", X)))
     await index.upsert(OTHER_SPACE, ALICE_G1, items(("new-space", X)))
 
@@ -196,7 +208,7 @@ async def test_spaces_are_separate(index: ChromaIndex) -> None:
     assert [hit.id for hit in hits] == ["new-space"]
 
 
-async def test_delete_removes_only_the_named_ids(index: ChromaIndex) -> None:
+async def test_delete_removes_only_the_named_ids(index: Index) -> None:
     await index.upsert(SPACE, ALICE_G1, items(("keep", X), ("gone", XY)))
 
     await index.delete(SPACE, ALICE_G1, ["gone"])
@@ -204,7 +216,7 @@ async def test_delete_removes_only_the_named_ids(index: ChromaIndex) -> None:
     assert [hit.id for hit in await index.query(SPACE, [ALICE_G1], X, k=10)] == ["keep"]
 
 
-async def test_delete_in_a_missing_partition_is_a_no_op(index: ChromaIndex) -> None:
+async def test_delete_in_a_missing_partition_is_a_no_op(index: Index) -> None:
     await index.upsert(SPACE, ALICE_G1, items(("keep", X)))
 
     await index.delete(SPACE, ALICE_G2, ["keep"])
@@ -212,7 +224,7 @@ async def test_delete_in_a_missing_partition_is_a_no_op(index: ChromaIndex) -> N
     assert await index.count(SPACE) == 1
 
 
-async def test_drop_user_removes_every_partition_of_that_user_in_every_space(index: ChromaIndex) -> None:
+async def test_drop_user_removes_every_partition_of_that_user_in_every_space(index: Index) -> None:
     await index.upsert(SPACE, ALICE_G1, items(("a1", X)))
     await index.upsert(SPACE, ALICE_DM, items(("a2", X)))
     await index.upsert(OTHER_SPACE, ALICE_G2, items(("a3", X)))
@@ -224,7 +236,7 @@ async def test_drop_user_removes_every_partition_of_that_user_in_every_space(ind
         assert await index.query(space, [partition], X, k=10) == []
 
 
-async def test_drop_user_leaves_other_users_alone(index: ChromaIndex) -> None:
+async def test_drop_user_leaves_other_users_alone(index: Index) -> None:
     await index.upsert(SPACE, ALICE_G1, items(("alice", X)))
     await index.upsert(SPACE, BOB_G1, items(("bob", X)))
 
@@ -233,7 +245,7 @@ async def test_drop_user_leaves_other_users_alone(index: ChromaIndex) -> None:
     assert [hit.id for hit in await index.query(SPACE, [BOB_G1], X, k=10)] == ["bob"]
 
 
-async def test_drop_user_does_not_touch_a_user_whose_key_merely_starts_the_same(index: ChromaIndex) -> None:
+async def test_drop_user_does_not_touch_a_user_whose_key_merely_starts_the_same(index: Index) -> None:
     longer = Partition("discord.1111", "g1")
     await index.upsert(SPACE, Partition("discord.111", "g1"), items(("short", X)))
     await index.upsert(SPACE, longer, items(("long", X)))
@@ -243,7 +255,7 @@ async def test_drop_user_does_not_touch_a_user_whose_key_merely_starts_the_same(
     assert [hit.id for hit in await index.query(SPACE, [longer], X, k=10)] == ["long"]
 
 
-async def test_drop_space_removes_that_space_and_keeps_the_others(index: ChromaIndex) -> None:
+async def test_drop_space_removes_that_space_and_keeps_the_others(index: Index) -> None:
     await index.upsert(SPACE, ALICE_G1, items(("old", X)))
     await index.upsert(SPACE, BOB_G1, items(("old-bob", X)))
     await index.upsert(OTHER_SPACE, ALICE_G1, items(("new", X)))
@@ -255,7 +267,7 @@ async def test_drop_space_removes_that_space_and_keeps_the_others(index: ChromaI
     assert await index.count(OTHER_SPACE) == 1
 
 
-async def test_count_totals_vectors_per_space_and_overall(index: ChromaIndex) -> None:
+async def test_count_totals_vectors_per_space_and_overall(index: Index) -> None:
     await index.upsert(SPACE, ALICE_G1, items(("a", X), ("b", Y)))
     await index.upsert(SPACE, BOB_G1, items(("c", X)))
     await index.upsert(OTHER_SPACE, ALICE_G1, items(("d", X)))
@@ -265,7 +277,7 @@ async def test_count_totals_vectors_per_space_and_overall(index: ChromaIndex) ->
     assert await index.count() == 4
 
 
-async def test_user_keys_that_would_sanitise_alike_stay_apart(index: ChromaIndex) -> None:
+async def test_user_keys_that_would_sanitise_alike_stay_apart(index: Index) -> None:
     colon, underscore, dot = Partition("a:b", "dm"), Partition("a_b", "dm"), Partition("a.b", "dm")
     await index.upsert(SPACE, colon, items(("colon", X)))
     await index.upsert(SPACE, underscore, items(("underscore", X)))
@@ -276,7 +288,7 @@ async def test_user_keys_that_would_sanitise_alike_stay_apart(index: ChromaIndex
     assert [hit.id for hit in await index.query(SPACE, [dot], X, k=10)] == ["dot"]
 
 
-async def test_unusual_and_very_long_keys_still_make_valid_collections(index: ChromaIndex) -> None:
+async def test_unusual_and_very_long_keys_still_make_valid_collections(index: Index) -> None:
     odd = Partition("matrix.@zoë:example.org", "g" + "9" * 300)
 
     await index.upsert(SPACE, odd, items(("odd", X)))
@@ -284,7 +296,7 @@ async def test_unusual_and_very_long_keys_still_make_valid_collections(index: Ch
     assert [hit.id for hit in await index.query(SPACE, [odd], X, k=1)] == ["odd"]
 
 
-async def test_upsert_larger_than_chromas_batch_limit_stores_everything(index: ChromaIndex) -> None:
+async def test_upsert_larger_than_chromas_batch_limit_stores_everything(index: Index) -> None:
     rng = np.random.default_rng(7)
     vectors = rng.standard_normal((6000, 8)).astype(np.float32)
 
@@ -294,7 +306,7 @@ async def test_upsert_larger_than_chromas_batch_limit_stores_everything(index: C
 
 
 async def test_a_collection_dropped_elsewhere_is_recreated_on_the_next_upsert(
-    index: ChromaIndex, tmp_path: Path, request: pytest.FixtureRequest
+    index: Index, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     await index.upsert(SPACE, ALICE_G1, items(("before", X)))
     await index.query(SPACE, [ALICE_G1], X, k=1)  # the handle is now cached
@@ -307,7 +319,7 @@ async def test_a_collection_dropped_elsewhere_is_recreated_on_the_next_upsert(
     assert [hit.id for hit in await index.query(SPACE, [ALICE_G1], X, k=10)] == ["after"]
 
 
-async def test_health_is_ok_and_names_the_backend(index: ChromaIndex) -> None:
+async def test_health_is_ok_and_names_the_backend(index: Index) -> None:
     health = await index.health()
 
     assert health.tier == "vectors"
@@ -316,15 +328,17 @@ async def test_health_is_ok_and_names_the_backend(index: ChromaIndex) -> None:
     assert health.latency_ms is not None
 
 
-async def test_a_closed_index_refuses_work(index: ChromaIndex) -> None:
+async def test_a_closed_index_refuses_work(index: Index) -> None:
     await index.close()
 
     with pytest.raises(VectorsUnavailable):
         await index.ping()
 
 
-def _twin(index: ChromaIndex, tmp_path: Path, request: pytest.FixtureRequest) -> ChromaIndex:
+def _twin(index: Index, tmp_path: Path, request: pytest.FixtureRequest) -> Index:
     """Return a second index on the same store, as another process would have."""
+    if isinstance(index, ProcessIndex):
+        return ProcessIndex(tmp_path / "chroma", prefix=index.prefix)
     if index.backend == "chroma-embedded":
         return ChromaIndex.embedded(tmp_path / "chroma", prefix=index.prefix)
     server: ChromaProcess = request.getfixturevalue("chroma_server")
@@ -387,16 +401,18 @@ async def test_a_server_that_stops_turns_calls_into_vectors_unavailable(
         server.stop()
 
 
+@pytest.mark.parametrize("kind", [ChromaIndex.embedded, ProcessIndex])
 async def test_a_corrupt_embedded_store_raises_vectors_unavailable(
-    tmp_path: Path, unique_prefix: str
+    tmp_path: Path, unique_prefix: str, kind: type[Index]
 ) -> None:
     store = tmp_path / "broken"
     store.mkdir()
     (store / "chroma.sqlite3").write_bytes(b"this is not a database" * 100)
-    index = ChromaIndex.embedded(store, prefix=unique_prefix)
+    index = kind(store, prefix=unique_prefix)
 
     with pytest.raises(VectorsUnavailable, match="broken"):
         await index.ping()
+    await index.close()
 
 
 async def test_an_embedded_path_that_is_a_file_raises_vectors_unavailable(
@@ -413,6 +429,7 @@ async def test_an_embedded_path_that_is_a_file_raises_vectors_unavailable(
 async def test_make_vector_index_builds_the_embedded_backend_by_default(tmp_path: Path) -> None:
     index = make_vector_index(VectorSettings(), tmp_path / "chroma")
     try:
+        assert isinstance(index, ProcessIndex)
         assert index.backend == "chroma-embedded"
         assert (await index.health()).status is Status.OK
     finally:
@@ -434,6 +451,6 @@ def test_a_collection_prefix_chroma_would_reject_is_refused_up_front(tmp_path: P
         ChromaIndex.embedded(tmp_path, prefix="-bad..prefix-")
 
 
-async def test_a_malformed_space_id_is_refused(index: ChromaIndex) -> None:
+async def test_a_malformed_space_id_is_refused(index: Index) -> None:
     with pytest.raises(ValueError, match="space"):
         await index.upsert("not-a-space", ALICE_G1, items(("x", X)))

@@ -1,0 +1,309 @@
+"""Embedded vector stores in a child process: the parent's side, a ``VectorIndex`` like any other.
+
+Why a child at all is told in ``storage.vectors.child``. One child serves every embedded store of a
+process (the bot has one; a test run opens many), so its start-up, about a second to import Chroma, is
+paid once and in the background (``warm``). Calls go down a socket and a reader thread hands each answer
+to the event loop that asked, so an index serves any loop and never blocks one: a thread does the sending
+too, since a socket fills while the child is busy.
+
+The child is a plain ``python -c`` calling ``storage.vectors.child.main``, not a ``multiprocessing``
+process, which would re-import the parent's main script in the child (and run it, were it unguarded).
+If the child dies, the calls waiting on it fail with ``VectorsUnavailable`` (recall degrades and the
+worker retries its index jobs, as for any vector outage), and the next call starts a new one, at most once
+per ``RESTART_AFTER_S``; it reopens each store on that store's next call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from multiprocessing.connection import Connection
+from pathlib import Path
+from queue import SimpleQueue
+from typing import Any
+
+from storage.embedding.base import Vectors
+from storage.handoff import settle_soon
+from storage.health import TierHealth
+from storage.vectors.base import (
+    Partition,
+    StoredVectors,
+    VectorHit,
+    VectorItem,
+    VectorsUnavailable,
+    health_by_ping,
+)
+from storage.vectors.child import CLOSE, Reply, Request, StoreKey, send_all
+from storage.vectors.chroma import BACKEND_EMBEDDED, check_prefix
+
+log = logging.getLogger(__name__)
+
+RESTART_AFTER_S = 2.0
+# The reply path's calls: past this the store counts as unavailable for that call (recall degrades).
+READ_TIMEOUT_S = 10.0
+CLOSE_TIMEOUT_S = 30.0
+# Where the ``storage`` package is, for the child's import path.
+_PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+
+_CHILD_MAIN = "import sys; from storage.vectors.child import main; sys.exit(main())"
+
+_tokens = itertools.count(1)
+
+
+class ChildProcess:
+    """The one child of this process, started on demand and restarted after it dies."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._conn: Connection | None = None
+        self._outbox: SimpleQueue[Request | None] = SimpleQueue()
+        self._waiting: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]]] = {}
+        self._ids = itertools.count(1)
+        self._died_at = float("-inf")
+        self._cleared = threading.Event()  # set once the reader has failed what waited on a dead child
+
+    @property
+    def pid(self) -> int | None:
+        proc = self._proc
+        return proc.pid if proc is not None and proc.poll() is None else None
+
+    def start_soon(self) -> None:
+        """Start the child in a background thread unless it runs (the first call would wait for it)."""
+        if self._conn is None:
+            threading.Thread(target=self._quietly_start, name="vector-process-start", daemon=True).start()
+
+    async def call(self, key: StoreKey, name: str, args: tuple[Any, ...], wait_s: float | None) -> Any:
+        if self._conn is None:
+            await asyncio.to_thread(self._ensure)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        req_id = next(self._ids)
+        with self._lock:
+            if self._conn is None:
+                raise VectorsUnavailable("the vector store process has exited")
+            self._waiting[req_id] = (loop, future)
+            self._outbox.put((req_id, key, name, args))
+        try:
+            if wait_s is None:
+                return await future
+            return await asyncio.wait_for(future, wait_s)
+        except TimeoutError as exc:
+            raise VectorsUnavailable(f"the vector store did not answer {name} within {wait_s:g}s") from exc
+        finally:
+            with self._lock:
+                self._waiting.pop(req_id, None)
+
+    def kill(self) -> None:
+        """Kill the child (for fault tests and a child that stopped answering); the calls waiting on it have
+        failed when this returns, and the next call (after ``RESTART_AFTER_S``) starts a new one."""
+        proc, cleared = self._proc, self._cleared
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            cleared.wait(timeout=10)
+
+    # ------------------------------------------------------------------ starting
+
+    def _quietly_start(self) -> None:
+        try:
+            self._ensure()
+        except VectorsUnavailable as exc:
+            log.warning("could not start the vector store process: %s", exc)
+
+    def _ensure(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                return
+            wait = self._died_at + RESTART_AFTER_S - time.monotonic()
+            if wait > 0:
+                raise VectorsUnavailable(f"the vector store process exited; restarting in {wait:.1f}s")
+            self._start()
+
+    def _start(self) -> None:
+        ours, theirs = socket.socketpair()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_PACKAGE_ROOT), env.get("PYTHONPATH")]))
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-c", _CHILD_MAIN, str(theirs.fileno())],
+                pass_fds=[theirs.fileno()],
+                env=env,
+                stdin=subprocess.DEVNULL,
+            )
+        except OSError as exc:
+            ours.close()
+            raise VectorsUnavailable(f"cannot start the vector store process: {exc}") from exc
+        finally:
+            theirs.close()
+        conn = Connection(ours.detach())
+        self._conn = conn
+        self._cleared = threading.Event()
+        self._outbox = SimpleQueue()
+        proc, cleared = self._proc, self._cleared
+        reader = threading.Thread(target=self._read, args=(conn, proc, cleared), name="vector-answers")
+        reader.daemon = True
+        reader.start()
+        sender = threading.Thread(
+            target=send_all, args=(conn, self._outbox, self._unsendable), name="vector-calls", daemon=True
+        )
+        sender.start()
+        log.info("vector store process %s started", self._proc.pid)
+
+    # ------------------------------------------------------------------ answers
+
+    def _read(self, conn: Connection, proc: subprocess.Popen[bytes], cleared: threading.Event) -> None:
+        while True:
+            try:
+                reply: Reply = conn.recv()
+            except (EOFError, OSError):
+                break
+            req_id, outcome = reply
+            with self._lock:
+                waiting = self._waiting.pop(req_id, None)
+            if waiting is not None:
+                settle_soon(*waiting, outcome)
+        code = proc.wait()
+        with self._lock:
+            if self._conn is conn:
+                self._conn = None
+            self._outbox.put(None)
+            waiting_now, self._waiting = self._waiting, {}
+            self._died_at = time.monotonic()
+        conn.close()
+        log.error("the vector store process exited (code %s); recall runs without it until it restarts", code)
+        error = VectorsUnavailable(f"the vector store process exited (code {code})")
+        for loop, future in waiting_now.values():
+            settle_soon(loop, future, error)
+        cleared.set()
+
+    def _unsendable(self, request: Request, exc: Exception) -> None:
+        # Arguments that cannot be pickled are the caller's mistake, as a bad argument to Chroma would be.
+        with self._lock:
+            waiting = self._waiting.pop(request[0], None)
+        if waiting is not None:
+            settle_soon(*waiting, TypeError(f"a vector index call's arguments cannot be sent: {exc}"))
+
+
+_child = ChildProcess()
+
+
+def child_process() -> ChildProcess:
+    """Return this process's vector child (one per process, shared by every embedded store)."""
+    return _child
+
+
+class ProcessIndex:
+    """``VectorIndex`` on embedded Chroma held by this process's vector child (see the module docstring)."""
+
+    backend = BACKEND_EMBEDDED
+
+    def __init__(
+        self, path: Path, *, prefix: str = "kindred", cache_size: int = 1024, loaded_max: int = 0
+    ) -> None:
+        check_prefix(prefix)
+        self.prefix = prefix
+        self.location = str(path)
+        self._key = StoreKey(next(_tokens), path, prefix, cache_size, loaded_max)
+        self._closed = False
+
+    @property
+    def reclaims_space(self) -> bool:
+        """Dropping a collection removes its files from the local directory."""
+        return True
+
+    # ------------------------------------------------------------------ the VectorIndex API
+
+    async def upsert(self, space: str, partition: Partition, items: Sequence[VectorItem]) -> None:
+        """Insert or replace vectors in one partition, creating its collection when needed."""
+        if items:
+            await self._call("upsert", (space, partition, list(items)))
+
+    async def query(
+        self,
+        space: str,
+        partitions: Sequence[Partition],
+        vector: Vectors | Sequence[float],
+        k: int,
+        where: dict[str, Any] | None = None,
+    ) -> list[VectorHit]:
+        """Return the k nearest items across the given partitions, nearest first."""
+        if k <= 0 or not partitions:
+            return []
+        hits: list[VectorHit] = await self._call(
+            "query", (space, list(partitions), vector, k, where), wait_s=READ_TIMEOUT_S
+        )
+        return hits
+
+    async def delete(self, space: str, partition: Partition, ids: Sequence[str]) -> None:
+        """Remove vectors by id from one partition (absent ids and partitions are fine)."""
+        if ids:
+            await self._call("delete", (space, partition, list(ids)))
+
+    async def get(self, space: str, partition: Partition, ids: Sequence[str] | None = None) -> StoredVectors:
+        """Return stored vectors: those with these ids (absent ones are left out), or all for None."""
+        wanted = None if ids is None else list(ids)
+        stored: StoredVectors = await self._call("get", (space, partition, wanted))
+        return stored
+
+    async def drop_partition(self, space: str, partition: Partition) -> bool:
+        """Remove one partition's collection; return whether it existed."""
+        return bool(await self._call("drop_partition", (space, partition)))
+
+    async def drop_user(self, user_key: str) -> int:
+        """Remove every partition of one person in every space; return how many collections went."""
+        return int(await self._call("drop_user", (user_key,)))
+
+    async def drop_space(self, space: str) -> int:
+        """Remove every collection of a space (after a reindex into a new one)."""
+        return int(await self._call("drop_space", (space,)))
+
+    async def count(self, space: str | None = None) -> int:
+        """Return how many vectors are stored, in one space or in all of ours."""
+        return int(await self._call("count", (space,)))
+
+    async def ping(self) -> float:
+        """Return the round trip through the child to Chroma's heartbeat, in milliseconds."""
+        started = time.perf_counter()
+        await self._call("ping", (), wait_s=READ_TIMEOUT_S)
+        return (time.perf_counter() - started) * 1000.0
+
+    async def health(self) -> TierHealth:
+        """Report whether the store answers through the child, and how fast."""
+        health = await health_by_ping(self.backend, self.ping, {"location": self.location})
+        health.extra["process"] = _child.pid  # known once the ping has started it
+        return health
+
+    async def set_aside(self) -> Path | None:
+        """Move an unreadable store aside so ``reindex`` can build a fresh one; return where it went."""
+        moved: Path | None = await self._call("set_aside", ())
+        return moved
+
+    def warm(self) -> None:
+        """Start the child in the background, so that the first call does not wait for it."""
+        if not self._closed:
+            _child.start_soon()
+
+    async def close(self) -> None:
+        """Close this store in the child once what was asked of it is answered; unusable afterwards."""
+        if self._closed:
+            return
+        self._closed = True
+        if _child.pid is None:
+            return  # nothing open there: a new child would only open and close it
+        try:
+            await _child.call(self._key, CLOSE, (), CLOSE_TIMEOUT_S)
+        except VectorsUnavailable as exc:
+            log.warning("closing the vector store at %s: %s", self.location, exc)
+
+    async def _call(self, name: str, args: tuple[Any, ...], *, wait_s: float | None = None) -> Any:
+        if self._closed:
+            raise VectorsUnavailable("the vector index is closed")
+        return await _child.call(self._key, name, args, wait_s)
