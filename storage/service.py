@@ -802,11 +802,14 @@ class StorageService:
         """Return True if this platform message was not handled before (gateway replays return False)."""
         if not await self.first_time("msg", f"{scope.user_key}:{message_id}", ttl_s=86_400):
             return False
-        # The cache may have lost its marker (restart, outage); SQL keeps every recorded message.
-        async with UnitOfWork(self._sessions) as uow:
-            ids = await self._resolve(uow, scope)
-            await uow.commit()
-            return await uow.conversations.turn_by_message(ids.user_id, message_id, "user") is None
+        # The cache may have lost its marker (restart, outage); SQL keeps every recorded message. A known
+        # person's check is one prebuilt SELECT outside any unit of work (storage/sql/turn_writer.py).
+        ids = self._ids.get((scope.platform, scope.user_id, scope.guild_id, scope.channel_id))
+        if ids is None:
+            async with UnitOfWork(self._sessions) as uow:
+                ids = await self._resolve(uow, scope)
+                await uow.commit()
+        return not await self._turns.recorded(ids.user_id, message_id, "user")
 
     async def take_rate_tokens(
         self, bucket: str, subject: str, capacity: float, refill_per_s: float, cost: float = 1.0
