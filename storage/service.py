@@ -172,7 +172,7 @@ class StorageService:
             on_vectors_failed=self._vectors_failed,
         )
         # Hybrid recall (lexical, vectors, cold tier); ``search`` below is its only door.
-        self.recall = Recall(self._sessions, self.tiers, self._vectors_failed, self._vectors_ok)
+        self.recall = Recall(engine, self.tiers, self._vectors_failed, self._vectors_ok)
         self.admin = AdminStore(self._sessions, cache)
         self.crystals = CrystalStore(self._sessions, cache, embedder)
         self.support = SupportStore(self._sessions, cache)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.compression import ColdHit, MemoryTiers
 from storage.embedding.base import EmbeddingError
@@ -57,19 +57,20 @@ class Recall:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        engine: AsyncEngine,
         tiers: MemoryTiers,
         on_vectors_failed: Callable[[Exception], None],
         on_vectors_ok: Callable[[], None],
         weights: Weights | None = None,
     ) -> None:
-        self._sessions = sessions
+        # Recall only reads, and reads rows rather than entities: a plain connection, without the ORM session.
+        self._engine = engine
         # The vector index, the embedder and the space are the tiers' own: one index, one space.
         self._tiers = tiers
         self._failed = on_vectors_failed
         self._ok = on_vectors_ok
         self.weights = weights or Weights()
-        self._dialect = sessions.kw["bind"].dialect.name
+        self._dialect = self._engine.dialect.name
         self._speaker_cache: dict[tuple[int, int], tuple[float, list[str]]] = {}
 
     async def search(
@@ -94,17 +95,23 @@ class Recall:
         v = asker.visibility
         n = max(self.weights.candidates, k)
         shared = await self._speakers(v) if semantic and "turn" in kinds else []
-        # The SQL side and the vector side at once: one waits on the database, the other on Chroma. Each in
-        # its own session, and the cold tier's SQL read after both: SQLite lets one transaction at a time in.
-        if semantic:
-            (lexical_hits, windowed), nearest = await asyncio.gather(
-                self._lexical(v, tokens, frame, n, kinds, history),
-                self._semantic(asker, shared, query, max(self.weights.semantic_candidates, k), kinds),
-            )
-        else:
-            (lexical_hits, windowed), nearest = await self._lexical(v, tokens, frame, n, kinds, history), None
+        # Few connections per search: each one is a pool checkout, and on PostgreSQL a BEGIN and a ROLLBACK
+        # round trip. The SQL side and the vector side run at once: one waits on the database, the other on
+        # Chroma.
+        async with self._engine.connect() as conn:
+            if semantic:
+                (lexical_hits, windowed), nearest = await asyncio.gather(
+                    self._lexical(conn, v, tokens, frame, n, kinds, history),
+                    self._semantic(asker, shared, query, max(self.weights.semantic_candidates, k), kinds),
+                )
+            else:
+                lexical_hits, windowed = await self._lexical(conn, v, tokens, frame, n, kinds, history)
+                nearest = None
+        # The cold tier reads (rarely: it is cached) in a unit of work of its own, so never while this search
+        # holds a connection: with every pooled connection held by a search waiting for a second one, the
+        # pool would stand still until its timeout (200 simultaneous conversations did exactly that).
         semantic_hits, cold = (await self._with_cold(asker, nearest, n, kinds)) if nearest else ([], {})
-        async with self._sessions() as session:
+        async with self._engine.connect() as conn:
             evidence = collect(lexical_hits, semantic_hits, set(cold))
             for turn_id in windowed:
                 # Said inside the window the query names: a candidate even when no word matched.
@@ -112,28 +119,26 @@ class Recall:
             fused = fuse(evidence, self.weights, nearest is not None)
             wanted_turns = [i for kind, i in fused if kind == "turn"]
             wanted_memories = [i for kind, i in fused if kind == "memory"]
-            loaded = {("turn", i): r for i, r in (await rows.turns(session, v, wanted_turns)).items()}
+            loaded = {("turn", i): r for i, r in (await rows.turns(conn, v, wanted_turns)).items()}
             loaded.update(
                 {
                     ("memory", i): r
-                    for i, r in (await rows.memories(session, v, wanted_memories, history)).items()
+                    for i, r in (await rows.memories(conn, v, wanted_memories, history)).items()
                 }
             )
             ranked = rerank(fused, loaded, self.weights, now, frame, frozenset(tokens))
             if self.weights.neighbour > 0 and "turn" in kinds:
-                ranked = await self._spread(session, v, ranked)
+                ranked = await self._spread(conn, v, ranked)
             ranked = ranked[:k]
-            out = [
-                Found(s, await rows.neighbours(session, v, s.row, neighbours, neighbours))
-                if neighbours > 0 and s.row.kind == "turn"
-                else Found(s)
-                for s in ranked
-            ]
+            anchors = [s.row for s in ranked if s.row.kind == "turn"] if neighbours > 0 else []
+            around = await rows.neighbours(conn, v, anchors, neighbours, neighbours) if anchors else {}
+        out = [Found(s, around.get(s.row.id, [])) if s.row.kind == "turn" else Found(s) for s in ranked]
         self._promote(asker, out, cold)
         return out
 
     async def _lexical(
         self,
+        conn: AsyncConnection,
         v: Visibility,
         tokens: list[str],
         frame: Timeframe | None,
@@ -142,18 +147,17 @@ class Recall:
         history: bool,
     ) -> tuple[list[tuple[Key, float]], list[int]]:
         hits: list[tuple[Key, float]] = []
-        async with self._sessions() as session:
-            if "turn" in kinds:
-                found = await lexical.search_turns(session, self._dialect, v, tokens, n)
-                hits += [(("turn", h.id), h.score) for h in found]
-            if "memory" in kinds:
-                found = await lexical.search_memories(session, self._dialect, v, tokens, n, history)
-                hits += [(("memory", h.id), h.score) for h in found]
-            windowed = (
-                await rows.turns_between(session, v, frame.start, frame.end, n)
-                if frame is not None and "turn" in kinds
-                else []
-            )
+        if "turn" in kinds:
+            found = await lexical.search_turns(conn, self._dialect, v, tokens, n)
+            hits += [(("turn", h.id), h.score) for h in found]
+        if "memory" in kinds:
+            found = await lexical.search_memories(conn, self._dialect, v, tokens, n, history)
+            hits += [(("memory", h.id), h.score) for h in found]
+        windowed = (
+            await rows.turns_between(conn, v, frame.start, frame.end, n)
+            if frame is not None and "turn" in kinds
+            else []
+        )
         return hits, windowed
 
     async def _speakers(self, v: Visibility) -> list[str]:
@@ -164,19 +168,19 @@ class Recall:
         cached = self._speaker_cache.get(key)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
-        async with self._sessions() as session:
-            found = await rows.channel_speakers(session, v.channel_scope_id, v.user_id, MAX_SHARED_SPEAKERS)
+        async with self._engine.connect() as conn:
+            found = await rows.channel_speakers(conn, v.channel_scope_id, v.user_id, MAX_SHARED_SPEAKERS)
         if len(self._speaker_cache) >= SPEAKER_CACHE_ENTRIES:
             self._speaker_cache.clear()
         self._speaker_cache[key] = (time.monotonic() + SPEAKER_TTL_S, found)
         return found
 
-    async def _spread(self, session: AsyncSession, v: Visibility, ranked: list[Scored]) -> list[Scored]:
+    async def _spread(self, conn: AsyncConnection, v: Visibility, ranked: list[Scored]) -> list[Scored]:
         """Give the turns either side of the best turns a share of their score (a question and its answer
         are said next to each other, and often only one of them shares words with the query)."""
         best: dict[Key, Scored] = {(s.row.kind, s.row.id): s for s in ranked}
         sources = [s for s in ranked if s.row.kind == "turn"][: self.weights.neighbour_sources]
-        around = await rows.adjacent(session, v, [s.row for s in sources], self.weights.neighbour_radius)
+        around = await rows.adjacent(conn, v, [s.row for s in sources], self.weights.neighbour_radius)
         for source in sources:
             for distance, row in around.get(source.row.id, []):
                 share = self.weights.neighbour**distance * source.score

@@ -1,11 +1,13 @@
 """Lexical recall inside storage: SQLite FTS5 or PostgreSQL full-text, behind one interface.
 
-The full-text structures are made by migration 0005 and live outside the ORM models:
+The full-text structures are made by migrations 0005 and 0010 and live outside the ORM models:
 - SQLite: external-content FTS5 tables ``turns_fts`` and ``memories_fts`` (porter stemming over unicode61
   with diacritics removed) kept in sync with ``turns`` and ``memories`` by triggers. Only person-authored
   turns (role ``user``) are indexed, since recall only returns those.
-- PostgreSQL: GIN expression indexes over ``to_tsvector('english', speaker || ' ' || text)``; the queries
-  below repeat that exact expression so the planner can use them.
+- PostgreSQL: a stored generated column ``search_document`` on both tables holding
+  ``to_tsvector('english', speaker || ' ' || text)`` (person-authored turns only), with GIN indexes over it.
+  Stored rather than an expression index: ranking reads every match's document, and recomputing it from the
+  text was most of a search's time.
 
 Every query here takes a ``Visibility`` and applies it in SQL; there is no unscoped read.
 """
@@ -14,17 +16,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
-from sqlalchemy import bindparam, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import TextClause, bindparam, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.recall.terms import fts5_match, tsquery_text
 
-# Names of the full-text objects migration 0005 makes; the model comparison skips them (see ``include_name``).
+# Names of the full-text objects migrations 0005 and 0010 make; the model comparison skips them (see
+# ``include_name``).
 FTS_TABLES = ("turns_fts", "memories_fts")
 FTS_INDEXES = ("ix_turns_fts", "ix_memories_fts")
-# The document both backends index: who said it, then what was said. Keep in step with migration 0005.
-PG_DOCUMENT = "to_tsvector('english', coalesce({t}.speaker, '') || ' ' || {t}.text)"
+# PostgreSQL: the stored column holding the indexed document, who said it then what was said (0010).
+DOCUMENT_COLUMN = "search_document"
 # bm25's weight for the speaker column against the text. 0 on LoCoMo's tuning: a name matches half of a
 # two-person conversation and only adds noise; re-ranking boosts the turns of a speaker the query names.
 SPEAKER_WEIGHT = 0.0
@@ -61,6 +65,8 @@ def include_name(name: str | None, type_: str, parent_names: object) -> bool:
         return not any(name == t or name.startswith(f"{t}_") for t in FTS_TABLES)
     if type_ == "index":
         return name not in FTS_INDEXES
+    if type_ == "column":
+        return name != DOCUMENT_COLUMN
     return True
 
 
@@ -76,51 +82,57 @@ def _params(v: Visibility) -> dict[str, object]:
 
 
 async def search_turns(
-    session: AsyncSession, dialect: str, v: Visibility, tokens: Sequence[str], limit: int
+    conn: AsyncConnection, dialect: str, v: Visibility, tokens: Sequence[str], limit: int
 ) -> list[LexicalHit]:
     """Return the visible person-authored turns matching any token, best first."""
     if dialect == "sqlite":
         condition = f"t.role = 'user' AND {_turn_visibility(v, 't')}"
-        return await _run_capped(session, "turns_fts", "turns t", condition, tokens, v, limit)
+        return await _run_capped(conn, "turns_fts", "turns t", condition, tokens, v, limit)
     else:
         match = tsquery_text(list(tokens))
         if match is None:
             return []
-        doc = PG_DOCUMENT.format(t="t")
+        doc = f"t.{DOCUMENT_COLUMN}"
         sql = (
             f"SELECT t.id, ts_rank_cd({doc}, q, 1) AS score FROM turns t, to_tsquery('english', :q) q "
             f"WHERE t.role = 'user' AND {doc} @@ q AND {_turn_visibility(v, 't')} "
             "ORDER BY score DESC LIMIT :n"
         )
-    return await _run(session, sql, match, v, limit)
+    return await _run(conn, sql, match, v, limit)
 
 
 async def search_memories(
-    session: AsyncSession, dialect: str, v: Visibility, tokens: Sequence[str], limit: int, history: bool
+    conn: AsyncConnection, dialect: str, v: Visibility, tokens: Sequence[str], limit: int, history: bool
 ) -> list[LexicalHit]:
     """Return this person's current memories (and superseded ones with ``history``) matching any token."""
     mine = "m.user_id = :uid AND m.realm IN :realms" + ("" if history else " AND m.valid_to IS NULL")
     if dialect == "sqlite":
-        return await _run_capped(session, "memories_fts", "memories m", mine, tokens, v, limit)
+        return await _run_capped(conn, "memories_fts", "memories m", mine, tokens, v, limit)
     else:
         match = tsquery_text(list(tokens))
         if match is None:
             return []
-        doc = PG_DOCUMENT.format(t="m")
+        doc = f"m.{DOCUMENT_COLUMN}"
         sql = (
             f"SELECT m.id, ts_rank_cd({doc}, q, 1) AS score FROM memories m, to_tsquery('english', :q) q "
             f"WHERE {doc} @@ q AND {mine} ORDER BY score DESC LIMIT :n"
         )
-    return await _run(session, sql, match, v, limit)
+    return await _run(conn, sql, match, v, limit)
 
 
-async def _run(session: AsyncSession, sql: str, match: str, v: Visibility, limit: int) -> list[LexicalHit]:
-    statement = text(sql).bindparams(bindparam("realms", expanding=True))
+async def _run(conn: AsyncConnection, sql: str, match: str, v: Visibility, limit: int) -> list[LexicalHit]:
     params = {**_params(v), "q": match, "n": limit}
     if v.channel_scope_id is None:
         params.pop("sid")
-    rows = await session.execute(statement, params)
+    rows = await conn.execute(_statement(sql), params)
     return [LexicalHit(int(i), float(s)) for i, s in rows.all()]
+
+
+@lru_cache(maxsize=256)
+def _statement(sql: str) -> TextClause:
+    # One text object per distinct query (there are a few dozen shapes): parsing its parameters once, and
+    # a stable object for SQLAlchemy's compiled cache.
+    return text(sql).bindparams(bindparam("realms", expanding=True))
 
 
 def _pool(fts: str, table: str, condition: str, match: str) -> str:
@@ -142,7 +154,7 @@ def _pool(fts: str, table: str, condition: str, match: str) -> str:
 
 
 async def _run_capped(
-    session: AsyncSession,
+    conn: AsyncConnection,
     fts: str,
     table: str,
     condition: str,
@@ -172,9 +184,8 @@ async def _run_capped(
         scored = f"SELECT id, max(s) AS s FROM ({scored} UNION ALL SELECT id, s FROM p_every) GROUP BY id"
     # MATERIALIZED: bm25() only works in a query over its own FTS5 table, not after flattening into a union.
     sql = f"WITH {', '.join(pools)} SELECT id, s AS score FROM ({scored}) ORDER BY score DESC LIMIT :n"
-    statement = text(sql).bindparams(bindparam("realms", expanding=True))
     params.update(_params(v), n=limit, cap=TERM_POOL)
     if v.channel_scope_id is None:
         params.pop("sid")
-    found = await session.execute(statement, params)
+    found = await conn.execute(_statement(sql), params)
     return [LexicalHit(int(i), float(s)) for i, s in found.all()]

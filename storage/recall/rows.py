@@ -2,6 +2,11 @@
 
 Both indexes are derived (the vector tier may be stale, another person's id may come back from a shared
 channel), so every hit is re-read here with the visibility condition before it can be returned.
+
+Each statement is built once per shape (shared channel or not, how many anchors) with bound parameters for
+everything that varies: recall runs on every reply, and building and compiling a SQLAlchemy statement costs
+more CPU than SQLite takes to run it. Reads go through a plain connection (no ORM session): nothing here
+loads entities.
 """
 
 from __future__ import annotations
@@ -9,10 +14,26 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import (
+    BigInteger,
+    Executable,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    true,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from storage.recall.lexical import Visibility
@@ -20,6 +41,8 @@ from storage.sql.models import Memory, Turn, User
 
 # How far back in a channel to look for the people whose public turns a recall there may read.
 PARTICIPANT_WINDOW = 2_000
+# Statement shapes kept built; a shape is a handful of small flags and counts.
+SHAPES = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +61,19 @@ class Row:
     pinned: bool = False
 
 
-def visible_turn(v: Visibility) -> ColumnElement[bool]:
-    """Return the SQL condition for turns this visibility may read."""
-    mine = and_(Turn.user_id == v.user_id, Turn.realm.in_(v.realms))
-    shared = Turn.scope_id == v.channel_scope_id if v.channel_scope_id is not None else None
-    return and_(Turn.role == "user", mine if shared is None else or_(mine, shared))
+def visible_turn(shared: bool) -> ColumnElement[bool]:
+    """Return the SQL condition for turns a visibility may read (bound as ``visibility_params`` says):
+    the person's own turns in their realms and, with ``shared``, what anyone said in public in the channel."""
+    mine = and_(Turn.user_id == bindparam("uid"), Turn.realm.in_(bindparam("realms", expanding=True)))
+    return and_(Turn.role == "user", or_(mine, Turn.scope_id == bindparam("sid")) if shared else mine)
+
+
+def visibility_params(v: Visibility) -> dict[str, Any]:
+    """Return the parameters ``visible_turn(v.channel_scope_id is not None)`` binds."""
+    params: dict[str, Any] = {"uid": v.user_id, "realms": list(v.realms)}
+    if v.channel_scope_id is not None:
+        params["sid"] = v.channel_scope_id
+    return params
 
 
 # Plain columns rather than ORM entities: recall reads a hundred rows per query and builds no objects.
@@ -58,11 +89,18 @@ def _turn_rows(found: Iterable[Any]) -> list[Row]:
     ]
 
 
-async def turns(session: AsyncSession, v: Visibility, ids: Sequence[int]) -> dict[int, Row]:
+@lru_cache(maxsize=SHAPES)
+def _turns_statement(shared: bool) -> Executable:
+    ids = Turn.id.in_(bindparam("ids", expanding=True))
+    return select(*TURN_COLUMNS).where(ids, visible_turn(shared))
+
+
+async def turns(conn: AsyncConnection, v: Visibility, ids: Sequence[int]) -> dict[int, Row]:
     """Return the visible turns with these ids."""
     if not ids:
         return {}
-    found = await session.execute(select(*TURN_COLUMNS).where(Turn.id.in_(list(ids)), visible_turn(v)))
+    params = {**visibility_params(v), "ids": list(ids)}
+    found = await conn.execute(_turns_statement(v.channel_scope_id is not None), params)
     return {r.id: r for r in _turn_rows(found)}
 
 
@@ -79,14 +117,22 @@ MEMORY_COLUMNS = (
 )
 
 
-async def memories(session: AsyncSession, v: Visibility, ids: Sequence[int], history: bool) -> dict[int, Row]:
+@lru_cache(maxsize=SHAPES)
+def _memories_statement(history: bool) -> Executable:
+    mine = and_(
+        Memory.id.in_(bindparam("ids", expanding=True)),
+        Memory.user_id == bindparam("uid"),
+        Memory.realm.in_(bindparam("realms", expanding=True)),
+    )
+    return select(*MEMORY_COLUMNS).where(mine if history else and_(mine, Memory.valid_to.is_(None)))
+
+
+async def memories(conn: AsyncConnection, v: Visibility, ids: Sequence[int], history: bool) -> dict[int, Row]:
     """Return this person's current memories with these ids (and superseded ones with ``history``)."""
     if not ids:
         return {}
-    mine = and_(Memory.id.in_(list(ids)), Memory.user_id == v.user_id, Memory.realm.in_(v.realms))
-    found = await session.execute(
-        select(*MEMORY_COLUMNS).where(mine if history else and_(mine, Memory.valid_to.is_(None)))
-    )
+    params = {"ids": list(ids), "uid": v.user_id, "realms": list(v.realms)}
+    found = await conn.execute(_memories_statement(history), params)
     return {
         m.id: Row(
             "memory",
@@ -104,58 +150,174 @@ async def memories(session: AsyncSession, v: Visibility, ids: Sequence[int], his
     }
 
 
+@lru_cache(maxsize=SHAPES)
+def _between_statement(shared: bool) -> Executable:
+    within = and_(Turn.created_at >= bindparam("start"), Turn.created_at < bindparam("end"))
+    return (
+        select(Turn.id)
+        .where(visible_turn(shared), within)
+        .order_by(Turn.created_at.desc())
+        .limit(bindparam("n", type_=BigInteger))
+    )
+
+
 async def turns_between(
-    session: AsyncSession, v: Visibility, start: datetime, end: datetime, limit: int
+    conn: AsyncConnection, v: Visibility, start: datetime, end: datetime, limit: int
 ) -> list[int]:
     """Return the ids of the newest visible turns said in ``[start, end)``."""
-    found = await session.scalars(
-        select(Turn.id)
-        .where(visible_turn(v), Turn.created_at >= start, Turn.created_at < end)
-        .order_by(Turn.created_at.desc())
-        .limit(limit)
-    )
+    params = {**visibility_params(v), "start": start, "end": end, "n": limit}
+    found = await conn.scalars(_between_statement(v.channel_scope_id is not None), params)
     return [int(i) for i in found]
 
 
-async def neighbours(session: AsyncSession, v: Visibility, anchor: Row, before: int, after: int) -> list[Row]:
-    """Return the visible turns said just before and after ``anchor`` in the same place, in order."""
-    near = and_(Turn.scope_id == anchor.scope_id, visible_turn(v))
-    earlier = await session.execute(
-        select(*TURN_COLUMNS).where(near, Turn.id < anchor.id).order_by(Turn.id.desc()).limit(before)
-    )
-    later = await session.execute(
-        select(*TURN_COLUMNS).where(near, Turn.id > anchor.id).order_by(Turn.id).limit(after)
-    )
-    return [*_turn_rows(reversed(earlier.all())), *_turn_rows(later)]
+async def neighbours(
+    conn: AsyncConnection, v: Visibility, anchors: Sequence[Row], before: int, after: int
+) -> dict[int, list[Row]]:
+    """Return, for each anchor turn, the visible turns said just before and after it in its place, in order.
+
+    One statement for all anchors (see ``_around``); an anchor's own lookups alone make its list.
+    """
+    raw = await _around(conn, v, anchors, before, after)
+    return {
+        anchor.id: [*_turn_rows(reversed(raw[anchor.id][0])), *_turn_rows(raw[anchor.id][1])]
+        for anchor in anchors
+    }
 
 
 async def adjacent(
-    session: AsyncSession, v: Visibility, anchors: Sequence[Row], radius: int = 1
+    conn: AsyncConnection, v: Visibility, anchors: Sequence[Row], radius: int = 1
 ) -> dict[int, list[tuple[int, Row]]]:
     """Return, for each anchor turn, (distance, turn) for the visible turns up to ``radius`` either side of
-    it in its place.
-
-    One statement for all anchors: each side is a small ordered lookup on (scope_id, id).
-    """
+    it in its place."""
     if not anchors or radius <= 0:
         return {}
-    sides = []
-    for anchor in anchors:
-        near = and_(Turn.scope_id == anchor.scope_id, visible_turn(v))
-        earlier = select(Turn.id).where(near, Turn.id < anchor.id).order_by(Turn.id.desc()).limit(radius)
-        later = select(Turn.id).where(near, Turn.id > anchor.id).order_by(Turn.id).limit(radius)
-        sides += [Turn.id.in_(earlier), Turn.id.in_(later)]
-    found = _turn_rows(await session.execute(select(*TURN_COLUMNS).where(or_(*sides))))
+    raw = await _around(conn, v, anchors, radius, radius)
+    found = {r.id: r for sides in raw.values() for side in sides for r in _turn_rows(side)}.values()
     out: dict[int, list[tuple[int, Row]]] = {}
     for anchor in anchors:
         here = [r for r in found if r.scope_id == anchor.scope_id]
-        before = sorted((r for r in here if r.id < anchor.id), key=lambda r: -r.id)[:radius]
-        after = sorted((r for r in here if r.id > anchor.id), key=lambda r: r.id)[:radius]
-        out[anchor.id] = [(d + 1, r) for side in (before, after) for d, r in enumerate(side)]
+        earlier = sorted((r for r in here if r.id < anchor.id), key=lambda r: -r.id)[:radius]
+        later = sorted((r for r in here if r.id > anchor.id), key=lambda r: r.id)[:radius]
+        out[anchor.id] = [(d + 1, r) for side in (earlier, later) for d, r in enumerate(side)]
     return out
 
 
-async def channel_speakers(session: AsyncSession, scope_id: int, exclude: int, limit: int) -> list[str]:
+async def _around(
+    conn: AsyncConnection, v: Visibility, anchors: Sequence[Row], before: int, after: int
+) -> dict[int, tuple[list[Any], list[Any]]]:
+    """Return, for each anchor, the raw visible turns nearest before it and after it in its place (nearest
+    first on each side, paused ones included): one statement for all anchors.
+
+    Each side of each anchor is a small ordered lookup that stops after its limit, tagged so that each anchor
+    gets exactly its own lookups back. Inside one place the visibility condition comes down to one of two
+    simpler ones, and each has an index that serves it alone (see ``_in_place``): a planner given the whole
+    OR intersects every turn of the place with every turn of the person instead.
+    """
+    out: dict[int, tuple[list[Any], list[Any]]] = {a.id: ([], []) for a in anchors}
+    if not anchors or (before <= 0 and after <= 0):
+        return out
+    public = [a for a in anchors if a.scope_id == v.channel_scope_id]
+    own = [a for a in anchors if a.scope_id != v.channel_scope_id]
+    groups = (own, public)
+    params = visibility_params(v)
+    if conn.dialect.name == "postgresql":
+        statement = _around_lateral(before, after, bool(own), bool(public))
+        for g, group in enumerate(groups):
+            params.update({f"ids{g}": [a.id for a in group], f"scopes{g}": [a.scope_id for a in group]})
+    else:
+        statement = _around_union(len(own), len(public), before, after)
+        for g, group in enumerate(groups):
+            for i, a in enumerate(group):
+                params.update({f"a{g}_{i}": a.id, f"s{g}_{i}": a.scope_id})
+    for r in await conn.execute(statement, params):
+        out[groups[r.arm % 2][r.arm // 4].id][r.arm // 2 % 2].append(r)
+    for earlier, later in out.values():
+        earlier.sort(key=lambda r: -r.id)
+        later.sort(key=lambda r: r.id)
+    return out
+
+
+def _sides(before: int, after: int) -> list[tuple[int, int]]:
+    """Return (side, limit) for the sides wanted: 0 is earlier, 1 is later."""
+    return [(side, n) for side, n in ((0, before), (1, after)) if n > 0]
+
+
+def _in_place(public: bool) -> ColumnElement[bool]:
+    """Return ``visible_turn`` for turns of one place: in the shared channel (``public``) anyone's turns
+    there, since they are all in its OR; in any other place only the person's own (the OR's other side
+    cannot hold there). ix_turns_scope serves the first, ix_turns_scope_user the second."""
+    if public:
+        return and_(Turn.role == "user", Turn.scope_id == bindparam("sid"))
+    return visible_turn(False)
+
+
+def _nearest(scope_id: Any, anchor_id: Any, public: bool, side: int, n: int) -> Select[Any]:
+    """Return the ``n`` visible turns nearest ``anchor_id`` in its place on one side of it."""
+    closer = Turn.id < anchor_id if side == 0 else Turn.id > anchor_id
+    order = Turn.id.desc() if side == 0 else Turn.id.asc()
+    near = and_(Turn.scope_id == scope_id, _in_place(public), closer)
+    # The limit is written into the SQL (it is part of the shape): a bound one leaves PostgreSQL's generic
+    # plan guessing how many rows are wanted.
+    return select(*TURN_COLUMNS).where(near).order_by(order).limit(literal_column(str(n)))
+
+
+def _tag(anchor: Any, side: int, public: bool) -> ColumnElement[Any]:
+    # arm = 4 * (index in its group) + 2 * side + group; ``anchor`` is the index (or a 1-based ordinality).
+    return (anchor * literal_column("4") + literal_column(str(2 * side + int(public)))).label("arm")
+
+
+# The same two conditions as ``_in_place``, for ``_around_union``'s text.
+_IN_PLACE_SQL = ("role = 'user' AND user_id = :uid AND realm IN :realms", "role = 'user' AND scope_id = :sid")
+_TURN_TYPES = {c.key: c.type for c in TURN_COLUMNS}
+
+
+@lru_cache(maxsize=SHAPES)
+def _around_union(own: int, public: int, before: int, after: int) -> Executable:
+    # SQLite: a UNION ALL of the lookups, each an index range on ix_turns_scope_user or ix_turns_scope that
+    # stops at its limit, tagged by a constant. Written as text: SQLAlchemy took about 8 ms per lookup to
+    # compile the same statement built from Core, a first-use cost for every new anchor count.
+    names = ", ".join(_TURN_TYPES)
+    arms = []
+    for g, count in enumerate((own, public)):
+        for i in range(count):
+            for side, n in _sides(before, after):
+                closer, order = ("<", "DESC") if side == 0 else (">", "ASC")
+                arms.append(
+                    f"SELECT {4 * i + 2 * side + g} AS arm, {names} FROM (SELECT {names} FROM turns "
+                    f"WHERE scope_id = :s{g}_{i} AND {_IN_PLACE_SQL[g]} AND id {closer} :a{g}_{i} "
+                    f"ORDER BY id {order} LIMIT {n})"
+                )
+    statement = text(" UNION ALL ".join(arms))
+    if own:
+        statement = statement.bindparams(bindparam("realms", expanding=True))
+    return statement.columns(arm=Integer(), **_TURN_TYPES)
+
+
+@lru_cache(maxsize=SHAPES)
+def _around_lateral(before: int, after: int, own: bool, public: bool) -> Executable:
+    # PostgreSQL plans a UNION ALL of forty small lookups in milliseconds, longer than running it, and again
+    # for every new anchor count. A lateral join over each group of anchors as arrays has one shape: it is
+    # prepared and planned once per connection, whatever the anchors.
+    arms = []
+    for g, wanted in enumerate((own, public)):
+        if not wanted:
+            continue
+        anchor = (
+            func.unnest(
+                bindparam(f"ids{g}", type_=ARRAY(BigInteger)),
+                bindparam(f"scopes{g}", type_=ARRAY(BigInteger)),
+            )
+            .table_valued("id", "scope", with_ordinality="i")
+            .render_derived()
+        )
+        for side, n in _sides(before, after):
+            found = _nearest(anchor.c.scope, anchor.c.id, bool(g), side, n).lateral()
+            tag = _tag(anchor.c.i - literal_column("1"), side, bool(g))
+            arms.append(select(tag, found).select_from(anchor.join(found, true())))
+    return union_all(*arms) if len(arms) > 1 else arms[0]
+
+
+async def channel_speakers(conn: AsyncConnection, scope_id: int, exclude: int, limit: int) -> list[str]:
     """Return the user keys of up to ``limit`` other people who spoke in a place lately, latest first."""
     recent = (
         select(Turn.user_id, Turn.id)
@@ -164,7 +326,7 @@ async def channel_speakers(session: AsyncSession, scope_id: int, exclude: int, l
         .limit(PARTICIPANT_WINDOW)
         .subquery()
     )
-    found = await session.execute(
+    found = await conn.execute(
         select(User.platform, User.external_id)
         .join(recent, recent.c.user_id == User.id)
         .where(User.id != exclude)

@@ -122,6 +122,8 @@ class Turn(Base):
         Index("ix_turns_user_realm_time", "user_id", "realm", "created_at"),
         # A channel's turns in order: recall reads what was said there in public, and neighbours (0005).
         Index("ix_turns_scope", "scope_id", "id"),
+        # One person's turns in one place in order: the turns either side of a recalled one (0010).
+        Index("ix_turns_scope_user", "scope_id", "user_id", "id"),
         # Recall scans a person's cold turns; compression finds old hot ones. Partial, so each index only
         # holds the rows its query wants.
         Index(

@@ -18,7 +18,7 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
-# Keep in step with storage/recall/lexical.py PG_DOCUMENT.
+# Migration 0010 stores this same document in a column and moves the indexes onto it.
 PG_DOCUMENT = "to_tsvector('english', coalesce(speaker, '') || ' ' || text)"
 FTS5_OPTIONS = "tokenize = 'porter unicode61 remove_diacritics 2'"
 
