@@ -72,7 +72,7 @@ class QueueSettings(Section):
     backoff_cap_s: float = Field(default=300.0, gt=0)
     # How long a claimed job stays reserved; a live worker renews it, so only a dead one lets it lapse.
     lease_s: float = Field(default=60.0, gt=0)
-    batch_max_size: int = Field(default=64, ge=1)
+    batch_max_size: int = Field(default=256, ge=1)
     batch_max_wait_s: float = Field(default=0.05, ge=0)
     # Finished jobs are kept this long: they answer duplicate enqueues and the throughput figures.
     done_retention_s: float = Field(default=86_400.0, ge=0)

@@ -59,11 +59,9 @@ class IndexProcessor:
         wanted: dict[Scope, set[int]] = {}
         for job in jobs:
             wanted.setdefault(job_scope(job.payload), set()).update(int(i) for i in job.payload["turn_ids"])
-        groups: list[tuple[Scope, list[TurnRecord]]] = []
-        for scope, ids in wanted.items():
-            turns = await self.storage.turns_for_indexing(scope, sorted(ids))
-            # The index holds what `reindex` rebuilds from SQL: the person's own words.
-            groups.append((scope, [t for t in turns if t.role == "user"]))
+        found = await self.storage.turns_for_indexing_many({s: sorted(ids) for s, ids in wanted.items()})
+        # The index holds what `reindex` rebuilds from SQL: the person's own words.
+        groups = [(scope, [t for t in turns if t.role == "user"]) for scope, turns in found.items()]
         try:
             indexed = await self.storage.index_turn_groups(groups)
         except (EmbeddingError, VectorsUnavailable) as exc:

@@ -197,11 +197,14 @@ class ConversationRepo:
 
     async def turns_by_ids(self, user_id: int, realms: Sequence[str], ids: Sequence[int]) -> list[Turn]:
         """Return the turns with these ids that belong to this person in these realms."""
+        # By primary key, owner-checked here (see MemoryRepo.by_ids for why).
+        return [t for t in await self.turns_with_ids(ids) if t.user_id == user_id and t.realm in realms]
+
+    async def turns_with_ids(self, ids: Sequence[int]) -> list[Turn]:
+        """Return the turns with these ids, whoever's they are: the caller checks the owner of each."""
         if not ids:
             return []
-        # By primary key, owner-checked here (see MemoryRepo.by_ids for why).
-        rows = await self.s.scalars(select(Turn).where(Turn.id.in_(ids)))
-        return [t for t in rows if t.user_id == user_id and t.realm in realms]
+        return list(await self.s.scalars(select(Turn).where(Turn.id.in_(ids))))
 
     async def lexical_turns(
         self, user_id: int, realms: Sequence[str], terms: Sequence[str], limit: int
