@@ -52,6 +52,11 @@ WINDOW_PREFIX = "win:"
 PLACE_PREFIX = "place:"
 REALMS_PREFIX = "realms:"
 REALMS_TTL_S = 60.0
+# A person's settings are read on every turn (the AI disclosure, the response style); a change made through
+# this service clears them at once, one made by a worker in another process without a shared cache (the
+# embedded default's separate `kindred worker`) shows within this many seconds.
+SETTINGS_PREFIX = "settings:"
+SETTINGS_TTL_S = 30.0
 PLACE_TTL_S = 60.0
 # Conversations are touched at most this often; idle detection works in minutes, not milliseconds.
 TOUCH_EVERY_S = 60.0
@@ -694,10 +699,16 @@ class StorageService:
 
     async def user_settings(self, scope: Scope) -> dict[str, Any]:
         """Return this person's settings (their choices and profile, e.g. the response style)."""
+        key = f"{SETTINGS_PREFIX}{scope.user_key}"
+        cached = await self.cache.get(key)
+        if cached is not None:
+            return dict(json.loads(cached))
         async with UnitOfWork(self._sessions) as uow:
             ids = await self._resolve(uow, scope)
             await uow.commit()
-            return await uow.people.user_settings(ids.user_id)
+            settings = await uow.people.user_settings(ids.user_id)
+        await self.cache.set(key, json.dumps(settings, default=str), ttl_s=SETTINGS_TTL_S)
+        return settings
 
     async def update_user_settings(self, scope: Scope, changes: dict[str, Any]) -> dict[str, Any]:
         """Merge ``changes`` into this person's settings; return the result."""
@@ -705,14 +716,12 @@ class StorageService:
             ids = await self._resolve(uow, scope)
             merged = await uow.people.update_user_settings(ids.user_id, changes)
             await uow.commit()
+        await self.cache.delete(f"{SETTINGS_PREFIX}{scope.user_key}")
         return merged
 
     async def set_cross_realm_recall(self, scope: Scope, enabled: bool) -> None:
         """Opt this person in to (or out of) recall across servers and DMs."""
-        async with UnitOfWork(self._sessions) as uow:
-            ids = await self._resolve(uow, scope)
-            await uow.people.update_user_settings(ids.user_id, {"cross_realm_recall": enabled})
-            await uow.commit()
+        await self.update_user_settings(scope, {"cross_realm_recall": enabled})
         await self.cache.delete_prefix(f"{REALMS_PREFIX}{scope.user_key}:")
 
     # ------------------------------------------------------------------ places
