@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -34,6 +35,12 @@ NO_LLM = (
 )
 # How long in-flight replies get to finish on SIGTERM before the process exits anyway.
 SHUTDOWN_GRACE_S = 20.0
+# discord.py holds on_ready back until no GUILD_CREATE has arrived for this long; its default, 2 s, was half
+# of a cold start. Messages are answered as they arrive whether on_ready has fired or not (it only marks the
+# gateway connected for health), a guild streaming in later is still cached, and nothing in Kindred waits
+# for guild_available, so the short wait loses nothing. Discord sends a small bot's guilds in one burst
+# right after READY.
+GUILD_STREAM_IDLE_S = 0.25
 
 
 def build_router(settings: Settings) -> LLMRouter:
@@ -41,6 +48,25 @@ def build_router(settings: Settings) -> LLMRouter:
     if not settings.llm.chain():
         raise ConfigError(NO_LLM)
     return LLMRouter.from_settings(settings.llm)
+
+
+async def open_router_and_storage(settings: Settings) -> tuple[LLMRouter, StorageService]:
+    """Build the router on a thread while storage opens; if either fails, close the other and raise."""
+    # The router's HTTPS clients read the CA bundle, which OpenSSL does without holding the GIL, while
+    # storage mostly waits on SQLite's thread and the embedder's files: side by side, the two overlap.
+    router = asyncio.ensure_future(asyncio.to_thread(build_router, settings))
+    try:
+        storage = await StorageService.open(settings.storage)
+    except BaseException:
+        with contextlib.suppress(Exception):  # storage's error is the one to report
+            await (await router).close()
+        raise
+    try:
+        llm = await router
+    except BaseException:
+        await storage.close()
+        raise
+    return llm, storage
 
 
 def build_reflection(
@@ -104,8 +130,9 @@ class Kindred:
     @classmethod
     async def start(cls, settings: Settings, *, ops: bool | None = None) -> Kindred:
         """Open storage, build the router and pipeline, and start the ops endpoint."""
-        llm = build_router(settings)
-        storage = await StorageService.open(settings.storage)
+        if not settings.llm.chain():  # the common configuration error, reported before storage is touched
+            raise ConfigError(NO_LLM)
+        llm, storage = await open_router_and_storage(settings)
         app = cls(settings, storage, llm)
         if app.worker is not None:
             app.worker.start()
@@ -184,7 +211,11 @@ async def run_discord(settings: Settings, **client_options: Any) -> int:
     from bot.platforms.discord import KindredBot
 
     token = require_secret(settings.discord.token, "discord.token")
-    client_options = {**shard_options(settings.discord), **client_options}
+    client_options = {
+        "guild_ready_timeout": GUILD_STREAM_IDLE_S,
+        **shard_options(settings.discord),
+        **client_options,
+    }
     app = await Kindred.start(settings)
     bot = KindredBot(app, **client_options)
     loop = asyncio.get_running_loop()
