@@ -15,7 +15,7 @@ import openai
 from bot.config import LLMSettings
 from bot.errors import ConfigError
 from bot.llm.breaker import BreakerConfig
-from bot.llm.client import ModelEndpoint, build_client
+from bot.llm.client import ModelEndpoint, build_clients
 from bot.llm.errors import LLMError, LLMRequestError, LLMUnavailable, StreamInterrupted
 from bot.llm.ratelimit import backoff_after_429, parse_retry_after
 from bot.llm.stats import ModelSnapshot, RouterSnapshot
@@ -136,7 +136,7 @@ class LLMRouter:
         endpoints = [
             ModelEndpoint(
                 model,
-                build_client(model),
+                build_clients(model),
                 breaker=breaker,
                 stats_window_s=settings.stats_window_s,
                 stats_max_samples=settings.stats_max_samples,
@@ -339,13 +339,11 @@ class LLMRouter:
             response: Any = None
             try:
                 try:
-                    response = await endpoint.client.chat.completions.create(stream=True, **params)
+                    response = await _open_stream(endpoint.client, params)
                     async for chunk in response:
-                        if chunk.usage is not None:
-                            usage = chunk.usage
-                        if not chunk.choices:
-                            continue
-                        text = chunk.choices[0].delta.content
+                        text, chunk_usage = _chunk_parts(chunk)
+                        if chunk_usage is not None:
+                            usage = chunk_usage
                         if not text:
                             continue
                         if not produced:
@@ -396,7 +394,7 @@ class LLMRouter:
                 params["response_format"] = cast(Any, dict(response_format))
             started = time.perf_counter()
             try:
-                result = await endpoint.client.chat.completions.create(**params)
+                result = await endpoint.client.chat.completions.create(**_untransformed(params))
                 choice = result.choices[0] if result.choices else None
                 text = (choice.message.content if choice is not None else None) or ""
             except (openai.OpenAIError, ValueError) as exc:
@@ -505,8 +503,50 @@ class LLMRouter:
             await endpoint.close()
 
 
+# Calls skip two pieces of the SDK's work that cost event-loop time and give the router nothing. Before
+# sending, it walks every message through its TypedDict unions (3 ms for a 20-message prompt) and hands back
+# the same dicts: ours are plain JSON already (a test checks the walk would leave them unchanged). While
+# streaming, it builds a pydantic model of every chunk (0.25 ms each: 75 ms for a 300-token reply) of which
+# the router reads three fields, so streamed chunks stay the JSON dicts they arrive as. The SDK still sends,
+# decodes the event stream, raises its errors and drains the connection.
+_RawChunks = openai.AsyncStream[dict[str, Any]]
+
+
+async def _open_stream(client: openai.AsyncOpenAI, params: dict[str, Any]) -> _RawChunks:
+    return await client.post(
+        "/chat/completions",
+        body={**params, "stream": True},
+        cast_to=dict,
+        options={"security": {"bearer_auth": True}},
+        stream=True,
+        stream_cls=_RawChunks,
+    )
+
+
+def _untransformed(params: dict[str, Any]) -> dict[str, Any]:
+    # extra_body is merged into the request untouched and replaces the empty list the SDK walks instead.
+    return {**params, "messages": [], "extra_body": {"messages": params["messages"]}}
+
+
+def _chunk_parts(chunk: object) -> tuple[str | None, Mapping[str, Any] | None]:
+    """Return a streamed chunk's text and usage; ValueError when it is not a chat chunk."""
+    if not isinstance(chunk, Mapping):
+        raise ValueError("a streamed chunk is not a JSON object")
+    usage = chunk.get("usage")
+    choices = chunk.get("choices")
+    if not choices:
+        return None, usage if isinstance(usage, Mapping) else None
+    if not isinstance(choices, list) or not isinstance(choices[0], Mapping):
+        raise ValueError("a streamed chunk's choices are not a list of objects")
+    delta = choices[0].get("delta")  # a closing chunk may carry only its finish_reason
+    text = delta.get("content") if isinstance(delta, Mapping) else None
+    return (text if isinstance(text, str) else None), usage if isinstance(usage, Mapping) else None
+
+
 def _usage_numbers(usage: Any, messages: Sequence[Message], reply: str, model: str) -> tuple[int, int, bool]:
     """Return (prompt, completion, estimated) tokens, counting ourselves when the server did not say."""
+    if isinstance(usage, Mapping):
+        return int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0), False
     if usage is not None:
         return int(usage.prompt_tokens or 0), int(usage.completion_tokens or 0), False
     return count_message_tokens(messages, model), count_tokens(reply, model), True

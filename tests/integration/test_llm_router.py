@@ -16,6 +16,7 @@ from bot.llm import (
     LLMUnavailable,
     StreamInterrupted,
 )
+from bot.llm.client import CLIENTS_PER_MODEL, PLACEHOLDER_API_KEY
 from bot.llm.stats import ModelStats
 from tests.fakes.openai_api import FakeOpenAI, RecordedRequest
 from tests.fakes.openai_api import openai_server as openai_server
@@ -115,6 +116,48 @@ async def test_complete_sends_the_messages_and_response_format(
     sent = openai_server.requests_for("model-a", CHAT)[0]
     assert sent.messages == MESSAGES
     assert sent.body["response_format"] == schema
+
+
+# The shapes the pipeline sends: text turns of every role, and a turn with an image.
+PROMPT_SHAPES = [
+    {"role": "system", "content": "You are Kindred.\n\nWhat you remember:\n- a memory"},
+    {"role": "user", "content": "earlier"},
+    {"role": "assistant", "content": "a reply"},
+    {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "look at this"},
+            {"type": "image_url", "image_url": {"url": "https://example.invalid/cat.png"}},
+        ],
+    },
+]
+
+
+async def test_streamed_request_carries_the_messages_and_parameters_unchanged(
+    openai_server: FakeOpenAI,
+    make_router: RouterFactory,
+) -> None:
+    router = make_router(("a",), vision=("a",))
+
+    await collect(router.stream(PROMPT_SHAPES, max_tokens=123, images=True, temperature=0.5))
+
+    sent = openai_server.requests_for("model-a", CHAT)[0]
+    assert sent.messages == PROMPT_SHAPES
+    assert (sent.body["max_tokens"], sent.body["temperature"], sent.body["stream"]) == (123, 0.5, True)
+    assert "extra_body" not in sent.body
+    assert sent.headers["authorization"] == f"Bearer {PLACEHOLDER_API_KEY}"
+
+
+async def test_the_sdk_transform_the_router_skips_would_not_change_its_messages() -> None:
+    # The router sends messages past the SDK's request transform (streamed and whole calls); that is only
+    # right while the transform would hand them back unchanged (no aliased keys, nothing to format).
+    from openai._utils import async_maybe_transform
+    from openai.types.chat import completion_create_params
+
+    params = {"model": "m", "messages": PROMPT_SHAPES, "stream": True}
+    streaming = completion_create_params.CompletionCreateParamsStreaming
+
+    assert await async_maybe_transform(params, streaming) == params
 
 
 async def test_stream_yields_the_reply_in_pieces(
@@ -579,3 +622,20 @@ async def test_reply_uses_plain_streaming_when_synthesis_is_off(
 
     assert reply == "PLAIN"
     assert len(openai_server.requests) == 1
+
+
+async def test_a_models_calls_take_its_clients_in_turn_and_close_closes_them_all(
+    openai_server: FakeOpenAI,
+    make_router: RouterFactory,
+) -> None:
+    router = make_router(("a",))
+    endpoint = router.endpoint("a")
+
+    taken = [endpoint.client for _ in range(2 * CLIENTS_PER_MODEL)]
+    replies = await asyncio.gather(*(collect(router.stream(MESSAGES)) for _ in range(CLIENTS_PER_MODEL)))
+    await router.close()
+
+    assert len({id(client) for client in taken}) == CLIENTS_PER_MODEL
+    assert taken[:CLIENTS_PER_MODEL] == taken[CLIENTS_PER_MODEL:]
+    assert all("".join(reply) == "Hello from model-a." for reply in replies)
+    assert all(client.is_closed() for client in endpoint.clients)
