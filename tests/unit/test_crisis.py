@@ -245,3 +245,26 @@ def test_no_pattern_splits_a_double_letter_across_a_group() -> None:
         if any(alt.startswith(group.group(1)) for alt in group.group(2).split("|"))
     ]
     assert split == []
+
+
+def test_the_joined_rules_match_exactly_where_some_rule_matches() -> None:
+    # check() searches the rules one by one only when their join matched; a join that missed a rule's
+    # match would hide a crisis.
+    from bot.safety.crisis import _compiled
+
+    signals, figurative, any_signal = _compiled()
+    pairs = CRISIS + COMPOSED_AND_INDIRECT + FIGURATIVE
+    texts = [t for _, t in pairs] + SLANG_AND_MISSPELLINGS + NOT_THIS_PERSON + ORDINARY
+    for text in texts:
+        literal = figurative.sub(" ", prepare(text))
+        some_rule = any(pattern.search(literal) for _, _, pattern in signals)
+        assert bool(any_signal.search(literal)) == some_rule, text
+
+
+def test_rules_that_refer_to_groups_are_refused_rather_than_joined() -> None:
+    import re
+
+    from bot.safety.crisis import _any_of
+
+    with pytest.raises(ValueError):
+        _any_of([("en", "repeat", re.compile(r"(die)\s+\1"))])
