@@ -8,19 +8,24 @@ from storage.health import Status, TierHealth
 
 
 def llm_health(snapshot: RouterSnapshot) -> TierHealth:
-    """Return ok when every model of the chain would be tried now, else degraded naming those that won't."""
+    """Return ok when every model of the chain is proven and would be tried now, else degraded naming the
+    rest. A circuit whose cool-down has ended still counts as degraded until its probe succeeds: the model
+    has not answered since it failed, and a probe stuck on a hung connection re-opens it."""
     skipped = []
+    recovering = []
     for model in snapshot.models:
-        if model.available:
+        if model.available and model.state == "closed":
             continue
         if model.rate_limited_for_s > 0:
             skipped.append(f"{model.name} rate limited for {model.rate_limited_for_s:.0f}s")
+        elif model.available:
+            recovering.append(f"{model.name} circuit {model.state}, the next call probes it")
         else:
             skipped.append(f"{model.name} circuit {model.state}, retry in {model.retry_in_s:.0f}s")
     usable = len(snapshot.models) - len(skipped)
-    if not skipped:
+    if not skipped and not recovering:
         return TierHealth("llm", "openai", Status.OK, detail=f"{usable} models usable")
-    detail = "; ".join(skipped)
+    detail = "; ".join(skipped + recovering)
     if usable == 0:
         detail += "; no model usable: people get a notice instead of a reply"
     return TierHealth("llm", "openai", Status.DEGRADED, detail=detail)

@@ -63,3 +63,12 @@ def test_a_lost_connection_is_unavailability_and_a_constraint_is_not() -> None:
     assert is_unavailable(wrapped)
     assert not is_unavailable(IntegrityError("INSERT", {}, Exception("duplicate key")))
     assert not is_unavailable(ValueError("bad input"))
+
+
+def test_a_cooled_down_circuit_stays_degraded_until_its_probe_succeeds() -> None:
+    # The cool-down ended, so the next call is admitted, but the model has not answered since it failed.
+    for state in ("open", "half_open"):
+        recovering = replace(MODEL, state=state, available=True)
+        health = llm_health(RouterSnapshot(primary=None, order=["a"], models=[recovering]))
+        assert health.status is Status.DEGRADED
+        assert health.detail == f"a circuit {state}, the next call probes it"
