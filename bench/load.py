@@ -10,8 +10,9 @@ its extraction calls are answered with valid JSON facts (``bench/reflection.py``
 
 Reported: throughput, Kindred's reply overhead (``total_ms - llm_ms`` of every turn, the number behind
 ``kindred_reply_overhead_seconds``) p50/p99, event-loop lag (how late a 10 ms sleep wakes), RSS of this
-process, queue depth and lag (age of the oldest waiting reflection job) and turns lost: every message must
-have its turn in SQL and a reply delivered to Discord, and the expected count is zero.
+process and its vector store's process, queue depth and lag (age of the oldest waiting reflection job)
+and turns lost: every message must have its turn in SQL and a reply delivered to Discord, and the
+expected count is zero.
 
 Run::
 
@@ -288,6 +289,15 @@ def rss_mb(pid: int | str = "self") -> float:
     raise RuntimeError("no VmRSS in /proc status")
 
 
+def kindred_rss_mb() -> float:
+    """Return the RSS in MB of this process plus its embedded vector store's process (docs/storage.md):
+    Chroma's memory is the bot's as much as if it were in-process."""
+    from storage.vectors.process import child_process
+
+    child = child_process().pid
+    return rss_mb() + (rss_mb(child) if child is not None else 0.0)
+
+
 @dataclass(slots=True)
 class Watch:
     """What the bot process saw while the people talked."""
@@ -334,7 +344,7 @@ def watch_turns(app: Kindred, watch: Watch) -> None:
 async def sample_process(app: Kindred, watch: Watch, stop: asyncio.Event) -> None:
     """Sample RSS and the job queue once a second."""
     while not stop.is_set():
-        watch.rss_mb.append(rss_mb())
+        watch.rss_mb.append(kindred_rss_mb())
         stats = await app.storage.jobs.stats()
         watch.queue_depth.append(stats.depth)
         watch.queue_lag_s.append(stats.oldest_pending_age_s or 0.0)
@@ -429,7 +439,7 @@ async def one_run(
                 watch.reset()
                 watch.warmup_ids.update(warmed["ids"])
                 gc.collect()
-                rss_start = rss_mb()
+                rss_start = kindred_rss_mb()
                 stop = asyncio.Event()
                 samplers = [
                     asyncio.create_task(lag_sampler(stop, watch.lag_ms)),
