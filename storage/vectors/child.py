@@ -13,21 +13,28 @@ the interpreter lock anyway, so one thread loses nothing).
 Each request names its store by a ``StoreKey``; the child opens a store on its first request and closes it
 when asked, so a restarted child simply reopens the stores as requests arrive. It exits when the parent's
 end of the socket closes, after closing every store.
+
+Opening a store makes the child its owner (``storage.vectors.owner``): other Kindred processes on the same
+directory connect to the owner socket and are answered like the parent, so every process sees every write.
+If another process's child owns it already, the request fails with ``OwnedElsewhere`` and the parent goes
+there instead.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import heapq
 import itertools
 import logging
+import os
 import pickle
 import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -35,7 +42,9 @@ from pathlib import Path
 from queue import SimpleQueue
 from typing import Any
 
+from storage.vectors import owner
 from storage.vectors.chroma import ChromaIndex
+from storage.vectors.owner import OwnedElsewhere
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +57,28 @@ _priority: contextvars.ContextVar[int] = contextvars.ContextVar("vector_call_pri
 
 
 @dataclass(frozen=True, slots=True)
+class StoreSpec:
+    """The arguments of ``ChromaIndex.embedded``: requests with equal specs share one index."""
+
+    path: Path
+    prefix: str
+    cache_size: int
+    loaded_max: int
+
+
+@dataclass(frozen=True, slots=True)
 class StoreKey:
-    """One parent-side index: its own token, and the arguments of ``ChromaIndex.embedded``."""
+    """One parent-side index: its own token, and the store it opens."""
 
     token: int
     path: Path
     prefix: str
     cache_size: int
     loaded_max: int
+
+    @property
+    def spec(self) -> StoreSpec:
+        return StoreSpec(self.path, self.prefix, self.cache_size, self.loaded_max)
 
 
 Request = tuple[int, StoreKey | None, str, tuple[Any, ...]]
@@ -116,62 +139,165 @@ class PriorityExecutor(Executor):
                 future.set_exception(exc)
 
 
+# Who asked: 0 for this child's parent, else a foreign connection's number; then the asker's own token.
+Holder = tuple[int, int]
+Answer = Callable[[Reply], None]
+
+
 class Host:
-    """The stores this child holds, and the answering of requests for them."""
+    """The stores this child holds, and the answering of requests for them.
 
-    def __init__(self, outbox: SimpleQueue[Reply | None], executor: Executor) -> None:
-        self._outbox = outbox
+    One ``ChromaIndex`` serves every holder of the same store (this child's parent, and the processes that
+    reached it through the store's owner socket, ``storage.vectors.owner``); it closes with its last holder,
+    and the child gives up owning a directory when no store in it is open.
+    """
+
+    def __init__(self, executor: Executor) -> None:
         self._executor = executor
-        self._stores: dict[StoreKey, ChromaIndex] = {}
-        # Per store: the calls still running, so a close waits for them.
-        self._running: dict[StoreKey, set[asyncio.Task[None]]] = {}
+        self._indexes: dict[StoreSpec, ChromaIndex] = {}
+        self._holders: dict[StoreSpec, set[Holder]] = {}
+        # Per holder: the calls still running, so its close waits for them.
+        self._running: dict[Holder, set[asyncio.Task[None]]] = {}
+        self._owned: dict[Path, Listener] = {}
 
-    def dispatch(self, request: Request) -> None:
+    def dispatch(self, request: Request, answer: Answer, origin: int = 0, only: Path | None = None) -> None:
         req_id, key, name, args = request
         if key is None or (name != CLOSE and name not in CALLS):
-            self._outbox.put((req_id, ValueError(f"unknown vector index call {name!r}")))
+            answer((req_id, ValueError(f"unknown vector index call {name!r}")))
             return
-        work = self._close(req_id, key) if name == CLOSE else self._answer(req_id, key, name, args)
-        task = asyncio.get_running_loop().create_task(work)
-        running = self._running.setdefault(key, set())
+        if only is not None and key.path != only:
+            answer((req_id, ValueError(f"this vector process serves only the store at {only}")))
+            return
+        holder = (origin, key.token)
+        spec = key.spec
+        work = self._release(holder, spec) if name == CLOSE else self._answer(holder, spec, name, args)
+        task = asyncio.get_running_loop().create_task(_reply(req_id, work, answer))
+        running = self._running.setdefault(holder, set())
         running.add(task)
         task.add_done_callback(running.discard)
 
+    def foreign_gone(self, origin: int) -> None:
+        """A foreign connection closed: let go of whatever it held, once its calls have ended."""
+        for spec, holders in list(self._holders.items()):
+            for holder in [h for h in holders if h[0] == origin]:
+                asyncio.get_running_loop().create_task(self._release(holder, spec))
+
     async def close_all(self) -> None:
-        for key in list(self._stores):
-            await self._close(None, key)
+        for spec, holders in list(self._holders.items()):
+            for holder in list(holders):
+                await self._release(holder, spec)
 
-    async def _answer(self, req_id: int, key: StoreKey, name: str, args: tuple[Any, ...]) -> None:
+    async def _answer(self, holder: Holder, spec: StoreSpec, name: str, args: tuple[Any, ...]) -> Any:
         _priority.set(0 if name in READS else 1)
-        try:
-            index = self._stores.get(key)
-            if index is None:
-                index = self._stores[key] = ChromaIndex.embedded(
-                    key.path,
-                    prefix=key.prefix,
-                    cache_size=key.cache_size,
-                    loaded_max=key.loaded_max,
-                    executor=self._executor,
-                )
-            self._outbox.put((req_id, await getattr(index, name)(*args)))
-        except Exception as exc:
-            self._outbox.put((req_id, _portable(exc)))
+        index = self._indexes.get(spec)
+        if index is None:
+            self._own(spec.path)
+            index = self._indexes[spec] = ChromaIndex.embedded(
+                spec.path,
+                prefix=spec.prefix,
+                cache_size=spec.cache_size,
+                loaded_max=spec.loaded_max,
+                executor=self._executor,
+            )
+        self._holders.setdefault(spec, set()).add(holder)
+        return await getattr(index, name)(*args)
 
-    async def _close(self, req_id: int | None, key: StoreKey) -> None:
+    async def _release(self, holder: Holder, spec: StoreSpec) -> None:
         current = asyncio.current_task()
         # What was asked before the close is answered before the store closes.
-        earlier = [t for t in self._running.get(key, ()) if t is not current]
+        earlier = [t for t in self._running.get(holder, ()) if t is not current]
         if earlier:
             await asyncio.gather(*earlier, return_exceptions=True)
-        index = self._stores.pop(key, None)
+        self._running.pop(holder, None)
+        holders = self._holders.get(spec)
+        if holders is None or holder not in holders:
+            return
+        holders.discard(holder)
+        if holders:
+            return
+        del self._holders[spec]
+        index = self._indexes.pop(spec, None)
         if index is not None:
             try:
                 await index.close()
             except Exception:
-                log.warning("closing the vector store at %s failed", key.path, exc_info=True)
-        self._running.pop(key, None)
-        if req_id is not None:
-            self._outbox.put((req_id, None))
+                log.warning("closing the vector store at %s failed", spec.path, exc_info=True)
+        if not any(s.path == spec.path for s in self._indexes):
+            listener = self._owned.pop(spec.path, None)
+            if listener is not None:
+                listener.close()
+
+    def _own(self, path: Path) -> None:
+        if path in self._owned:
+            return
+        sock = owner.claim(path)
+        if sock is None:
+            raise OwnedElsewhere(owner.store_address(path))
+        self._owned[path] = Listener(sock, path, self, asyncio.get_running_loop())
+
+
+async def _reply(req_id: int, work: Awaitable[Any], answer: Answer) -> None:
+    try:
+        answer((req_id, await work))
+    except Exception as exc:
+        answer((req_id, _portable(exc)))
+
+
+class Listener:
+    """The owner socket of one store: each process that connects gets its calls answered like the parent's."""
+
+    def __init__(self, sock: socket.socket, path: Path, host: Host, loop: asyncio.AbstractEventLoop) -> None:
+        self._sock = sock
+        self._path = path
+        self._host = host
+        self._loop = loop
+        self._lock = threading.Lock()
+        self._connections: list[Connection] = []
+        self._closed = False
+        threading.Thread(target=self._accept_all, name="vector-owner", daemon=True).start()
+
+    def close(self) -> None:
+        """Stop accepting and hang up on every foreign process (their next call finds the new owner)."""
+        with self._lock:
+            self._closed = True
+            connections, self._connections = self._connections, []
+        owner.release(self._sock)
+        for conn in connections:
+            _hang_up(conn)
+
+    def _accept_all(self) -> None:
+        for origin in itertools.count(1):
+            try:
+                sock, _ = self._sock.accept()
+            except OSError:
+                return  # released
+            conn = Connection(sock.detach())
+            with self._lock:
+                if self._closed:
+                    conn.close()
+                    return
+                self._connections.append(conn)
+            self._serve(conn, origin)
+
+    def _serve(self, conn: Connection, origin: int) -> None:
+        outbox: SimpleQueue[Reply | None] = SimpleQueue()
+        path, host = self._path, self._host
+
+        def receive(request: Request | None) -> None:
+            if request is None:
+                outbox.put(None)
+                host.foreign_gone(origin)
+            else:
+                host.dispatch(request, outbox.put, origin, only=path)
+
+        threading.Thread(target=_read_all, args=(conn, self._loop, receive), daemon=True).start()
+        threading.Thread(target=send_all, args=(conn, outbox, _unsendable_reply), daemon=True).start()
+
+
+def _hang_up(conn: Connection) -> None:
+    """Shut a connection down under the threads blocked on it (they see end of file and finish)."""
+    with contextlib.suppress(OSError), socket.socket(fileno=os.dup(conn.fileno())) as sock:
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 def main() -> int:
@@ -188,14 +314,14 @@ async def _serve(conn: Connection) -> None:
     loop = asyncio.get_running_loop()
     executor = PriorityExecutor()
     outbox: SimpleQueue[Reply | None] = SimpleQueue()
-    host = Host(outbox, executor)
+    host = Host(executor)
     gone = asyncio.Event()
 
     def receive(request: Request | None) -> None:
         if request is None:
             gone.set()
         else:
-            host.dispatch(request)
+            host.dispatch(request, outbox.put)
 
     reader = threading.Thread(target=_read_all, args=(conn, loop, receive), name="vector-calls", daemon=True)
     reader.start()

@@ -11,11 +11,16 @@ process, which would re-import the parent's main script in the child (and run it
 If the child dies, the calls waiting on it fail with ``VectorsUnavailable`` (recall degrades and the
 worker retries its index jobs, as for any vector outage), and the next call starts a new one, at most once
 per ``RESTART_AFTER_S``; it reopens each store on that store's next call.
+
+A store already held by another Kindred process's child (a separate ``kindred worker`` beside the bot) is
+used through that child, over the store's owner socket (``storage.vectors.owner`` says why): the local
+child answers ``OwnedElsewhere`` and the index sends its calls there until that process goes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import os
@@ -24,7 +29,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
 from queue import SimpleQueue
@@ -43,6 +48,7 @@ from storage.vectors.base import (
 )
 from storage.vectors.child import CLOSE, Reply, Request, StoreKey, send_all
 from storage.vectors.chroma import BACKEND_EMBEDDED, check_prefix
+from storage.vectors.owner import OwnedElsewhere, connect
 
 log = logging.getLogger(__name__)
 
@@ -58,38 +64,35 @@ _CHILD_MAIN = "import sys; from storage.vectors.child import main; sys.exit(main
 _tokens = itertools.count(1)
 
 
-class ChildProcess:
-    """The one child of this process, started on demand and restarted after it dies."""
+class Channel:
+    """Calls down one socket to a vector process, each answer handed to the event loop that asked.
 
-    def __init__(self) -> None:
+    A thread sends (a socket fills while the other side is busy) and one reads. When the other side goes,
+    the calls waiting on it fail with ``VectorsUnavailable`` and ``on_gone`` runs in the reading thread.
+    """
+
+    def __init__(self, conn: Connection, what: str, on_gone: Callable[[], str | None] | None = None) -> None:
+        self._conn = conn
+        self._what = what
+        self._on_gone = on_gone
         self._lock = threading.Lock()
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._conn: Connection | None = None
         self._outbox: SimpleQueue[Request | None] = SimpleQueue()
         self._waiting: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]]] = {}
         self._ids = itertools.count(1)
-        self._died_at = float("-inf")
-        self._cleared = threading.Event()  # set once the reader has failed what waited on a dead child
-
-    @property
-    def pid(self) -> int | None:
-        proc = self._proc
-        return proc.pid if proc is not None and proc.poll() is None else None
-
-    def start_soon(self) -> None:
-        """Start the child in a background thread unless it runs (the first call would wait for it)."""
-        if self._conn is None:
-            threading.Thread(target=self._quietly_start, name="vector-process-start", daemon=True).start()
+        self.open = True
+        self.gone = threading.Event()  # set once the calls that waited on a closed channel have failed
+        threading.Thread(target=self._read, name="vector-answers", daemon=True).start()
+        threading.Thread(
+            target=send_all, args=(conn, self._outbox, self._unsendable), name="vector-calls", daemon=True
+        ).start()
 
     async def call(self, key: StoreKey, name: str, args: tuple[Any, ...], wait_s: float | None) -> Any:
-        if self._conn is None:
-            await asyncio.to_thread(self._ensure)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         req_id = next(self._ids)
         with self._lock:
-            if self._conn is None:
-                raise VectorsUnavailable("the vector store process has exited")
+            if not self.open:
+                raise VectorsUnavailable(f"{self._what} has exited")
             self._waiting[req_id] = (loop, future)
             self._outbox.put((req_id, key, name, args))
         try:
@@ -102,64 +105,13 @@ class ChildProcess:
             with self._lock:
                 self._waiting.pop(req_id, None)
 
-    def kill(self) -> None:
-        """Kill the child (for fault tests and a child that stopped answering); the calls waiting on it have
-        failed when this returns, and the next call (after ``RESTART_AFTER_S``) starts a new one."""
-        proc, cleared = self._proc, self._cleared
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            cleared.wait(timeout=10)
+    def hang_up(self) -> None:
+        """Close the channel (its reading thread fails whatever still waits)."""
+        with contextlib.suppress(OSError), socket.socket(fileno=os.dup(self._conn.fileno())) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
 
-    # ------------------------------------------------------------------ starting
-
-    def _quietly_start(self) -> None:
-        try:
-            self._ensure()
-        except VectorsUnavailable as exc:
-            log.warning("could not start the vector store process: %s", exc)
-
-    def _ensure(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                return
-            wait = self._died_at + RESTART_AFTER_S - time.monotonic()
-            if wait > 0:
-                raise VectorsUnavailable(f"the vector store process exited; restarting in {wait:.1f}s")
-            self._start()
-
-    def _start(self) -> None:
-        ours, theirs = socket.socketpair()
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_PACKAGE_ROOT), env.get("PYTHONPATH")]))
-        try:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-c", _CHILD_MAIN, str(theirs.fileno())],
-                pass_fds=[theirs.fileno()],
-                env=env,
-                stdin=subprocess.DEVNULL,
-            )
-        except OSError as exc:
-            ours.close()
-            raise VectorsUnavailable(f"cannot start the vector store process: {exc}") from exc
-        finally:
-            theirs.close()
-        conn = Connection(ours.detach())
-        self._conn = conn
-        self._cleared = threading.Event()
-        self._outbox = SimpleQueue()
-        proc, cleared = self._proc, self._cleared
-        reader = threading.Thread(target=self._read, args=(conn, proc, cleared), name="vector-answers")
-        reader.daemon = True
-        reader.start()
-        sender = threading.Thread(
-            target=send_all, args=(conn, self._outbox, self._unsendable), name="vector-calls", daemon=True
-        )
-        sender.start()
-        log.info("vector store process %s started", self._proc.pid)
-
-    # ------------------------------------------------------------------ answers
-
-    def _read(self, conn: Connection, proc: subprocess.Popen[bytes], cleared: threading.Event) -> None:
+    def _read(self) -> None:
+        conn = self._conn
         while True:
             try:
                 reply: Reply = conn.recv()
@@ -170,19 +122,16 @@ class ChildProcess:
                 waiting = self._waiting.pop(req_id, None)
             if waiting is not None:
                 settle_soon(*waiting, outcome)
-        code = proc.wait()
         with self._lock:
-            if self._conn is conn:
-                self._conn = None
+            self.open = False
             self._outbox.put(None)
             waiting_now, self._waiting = self._waiting, {}
-            self._died_at = time.monotonic()
+        reason = self._on_gone() if self._on_gone is not None else None
         conn.close()
-        log.error("the vector store process exited (code %s); recall runs without it until it restarts", code)
-        error = VectorsUnavailable(f"the vector store process exited (code {code})")
+        error = VectorsUnavailable(f"{self._what} has exited" + (f" ({reason})" if reason else ""))
         for loop, future in waiting_now.values():
             settle_soon(loop, future, error)
-        cleared.set()
+        self.gone.set()
 
     def _unsendable(self, request: Request, exc: Exception) -> None:
         # Arguments that cannot be pickled are the caller's mistake, as a bad argument to Chroma would be.
@@ -190,6 +139,87 @@ class ChildProcess:
             waiting = self._waiting.pop(request[0], None)
         if waiting is not None:
             settle_soon(*waiting, TypeError(f"a vector index call's arguments cannot be sent: {exc}"))
+
+
+class ChildProcess:
+    """The one child of this process, started on demand and restarted after it dies."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._channel: Channel | None = None
+        self._died_at = float("-inf")
+
+    @property
+    def pid(self) -> int | None:
+        proc = self._proc
+        return proc.pid if proc is not None and proc.poll() is None else None
+
+    def start_soon(self) -> None:
+        """Start the child in a background thread unless it runs (the first call would wait for it)."""
+        if self._channel is None or not self._channel.open:
+            threading.Thread(target=self._quietly_start, name="vector-process-start", daemon=True).start()
+
+    async def call(self, key: StoreKey, name: str, args: tuple[Any, ...], wait_s: float | None) -> Any:
+        channel = self._channel
+        if channel is None or not channel.open:
+            channel = await asyncio.to_thread(self._ensure)
+        return await channel.call(key, name, args, wait_s)
+
+    def kill(self) -> None:
+        """Kill the child (for fault tests and a child that stopped answering); the calls waiting on it have
+        failed when this returns, and the next call (after ``RESTART_AFTER_S``) starts a new one."""
+        proc, channel = self._proc, self._channel
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            if channel is not None:
+                channel.gone.wait(timeout=10)
+
+    # ------------------------------------------------------------------ starting
+
+    def _quietly_start(self) -> None:
+        try:
+            self._ensure()
+        except VectorsUnavailable as exc:
+            log.warning("could not start the vector store process: %s", exc)
+
+    def _ensure(self) -> Channel:
+        with self._lock:
+            if self._channel is not None and self._channel.open:
+                return self._channel
+            wait = self._died_at + RESTART_AFTER_S - time.monotonic()
+            if wait > 0:
+                raise VectorsUnavailable(f"the vector store process exited; restarting in {wait:.1f}s")
+            return self._start()
+
+    def _start(self) -> Channel:
+        ours, theirs = socket.socketpair()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_PACKAGE_ROOT), env.get("PYTHONPATH")]))
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", _CHILD_MAIN, str(theirs.fileno())],
+                pass_fds=[theirs.fileno()],
+                env=env,
+                stdin=subprocess.DEVNULL,
+            )
+        except OSError as exc:
+            ours.close()
+            raise VectorsUnavailable(f"cannot start the vector store process: {exc}") from exc
+        finally:
+            theirs.close()
+        self._proc = proc
+        channel = Channel(Connection(ours.detach()), "the vector store process", lambda: self._exited(proc))
+        self._channel = channel
+        log.info("vector store process %s started", proc.pid)
+        return channel
+
+    def _exited(self, proc: subprocess.Popen[bytes]) -> str:
+        code = proc.wait()
+        with self._lock:
+            self._died_at = time.monotonic()
+        log.error("the vector store process exited (code %s); recall runs without it until it restarts", code)
+        return f"code {code}"
 
 
 _child = ChildProcess()
@@ -213,6 +243,8 @@ class ProcessIndex:
         self.location = str(path)
         self._key = StoreKey(next(_tokens), path, prefix, cache_size, loaded_max)
         self._closed = False
+        # Set while another process's vector process owns the store (storage.vectors.owner).
+        self._owner: Channel | None = None
 
     @property
     def reclaims_space(self) -> bool:
@@ -279,6 +311,7 @@ class ProcessIndex:
         """Report whether the store answers through the child, and how fast."""
         health = await health_by_ping(self.backend, self.ping, {"location": self.location})
         health.extra["process"] = _child.pid  # known once the ping has started it
+        health.extra["held_by"] = "another Kindred process" if self._owner is not None else "this process"
         return health
 
     async def set_aside(self) -> Path | None:
@@ -296,14 +329,45 @@ class ProcessIndex:
         if self._closed:
             return
         self._closed = True
-        if _child.pid is None:
-            return  # nothing open there: a new child would only open and close it
+        owner, self._owner = self._owner, None
+        if owner is not None:
+            await self._close_at(owner)
+            owner.hang_up()
+        elif _child.pid is not None:  # else nothing is open there: a new child would only open and close it
+            await self._close_at(_child)
+
+    async def _close_at(self, target: Channel | ChildProcess) -> None:
         try:
-            await _child.call(self._key, CLOSE, (), CLOSE_TIMEOUT_S)
+            await target.call(self._key, CLOSE, (), CLOSE_TIMEOUT_S)
         except VectorsUnavailable as exc:
             log.warning("closing the vector store at %s: %s", self.location, exc)
 
     async def _call(self, name: str, args: tuple[Any, ...], *, wait_s: float | None = None) -> Any:
         if self._closed:
             raise VectorsUnavailable("the vector index is closed")
-        return await _child.call(self._key, name, args, wait_s)
+        owner = self._owner
+        if owner is not None:
+            if owner.open:
+                return await owner.call(self._key, name, args, wait_s)
+            self._owner = None  # it went: this time our own child may become the owner
+        try:
+            return await _child.call(self._key, name, args, wait_s)
+        except OwnedElsewhere as elsewhere:
+            owner = await self._reach(elsewhere.address)
+        return await owner.call(self._key, name, args, wait_s)
+
+    async def _reach(self, address: str) -> Channel:
+        """Connect to the vector process of another Kindred process, which owns this store."""
+        try:
+            sock = await asyncio.to_thread(connect, address)
+        except OSError as exc:
+            raise VectorsUnavailable(
+                f"the process that holds the vector store at {self.location} is not answering: {exc}"
+            ) from exc
+        log.info("the vector store at %s is held by another Kindred process: using it there", self.location)
+        channel = Channel(Connection(sock.detach()), "the Kindred process holding the vector store")
+        if self._closed:  # closed while connecting
+            channel.hang_up()
+            raise VectorsUnavailable("the vector index is closed")
+        self._owner = channel
+        return channel
