@@ -387,7 +387,10 @@ class OutboxQueue:
         cutoff = now - timedelta(seconds=older_than_s)
         pick = (
             select(JobRow.id)
-            .where(JobRow.status == PENDING, JobRow.available_at <= cutoff, JobRow.updated_at <= cutoff)
+            # Strictly before: the rows marked below get ``now``, so that with ``older_than_s`` 0 (the sweep
+            # after a Redis outage) a sweep that pages through more than ``limit`` jobs moves on instead of
+            # picking the same ones again for ever.
+            .where(JobRow.status == PENDING, JobRow.available_at <= cutoff, JobRow.updated_at < cutoff)
             .order_by(JobRow.available_at)
             .limit(limit)
         )

@@ -381,6 +381,21 @@ async def test_stale_delivery_of_a_finished_job_is_acknowledged_and_skipped(redi
     assert (await queue.stats()).extra["stream_pending"] == 0
 
 
+async def test_a_sweep_of_more_pending_jobs_than_one_page_takes_each_once(redis_env: Env) -> None:
+    # After a Redis outage the stream re-sends every pending job (older_than_s=0), a page at a time. The
+    # page used to pick the same rows again for ever once more jobs waited than one page holds.
+    queue = redis_env.queue()
+    assert isinstance(queue, StreamQueue)
+    for i in range(5):
+        await queue.enqueue("test", f"k{i}", {})
+    now = utcnow() + timedelta(seconds=1)
+    pages = [await queue.outbox.stale_pending(now, 0.0, limit=2) for _ in range(4)]
+    assert [len(p) for p in pages] == [2, 2, 1, 0]
+    assert len({i for p in pages for i in p}) == 5
+    swept = await asyncio.wait_for(queue.redrive_stuck(utcnow() + timedelta(seconds=2), older_than_s=0.0), 30)
+    assert swept == 5
+
+
 async def test_redrive_stuck_releases_an_expired_lease(env: Env) -> None:
     queue = env.queue(lease_s=5.0)
     await queue.enqueue("test", "k", {})
