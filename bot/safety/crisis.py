@@ -16,15 +16,21 @@ through the usual disguises:
 Figures of speech ("dying of laughter", "this homework is killing me"), wishes to die that are negated or
 someone else's, and other people's deaths or the news are blanked out first. The result names the rules
 that fired, never the text, so it can be logged and counted.
+
+Beside the rules sits a small linear model (crisis_model.py, fixed weights, no language model): it may
+fire alone when it is confident ("<locale>.model") and may clear a hit that only the bare word "suicide"
+made when it finds the text very unlikely to be a crisis; ``check`` says exactly when.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from bot.safety.crisis_model import default_model
 from bot.safety.crisis_patterns import STOPWORDS, all_blanks, all_rules
 from bot.safety.normalize import normalize_text
 
@@ -177,21 +183,60 @@ def detect_locale(prepared: str) -> str | None:
     return best if counts[best] > 0 else None
 
 
-def check(text: str) -> CrisisResult:
-    """Check one message for signals of suicide or self-harm, in any of the supported languages."""
-    prepared = prepare(text)
+def rule_hits(prepared: str) -> list[tuple[str, str]]:
+    """Return the (language, rule) pairs that match prepared text once figures of speech are blanked."""
     signals, figurative, any_signal = _compiled()
     literal = figurative.sub(" ", prepared)
-    hits = []
-    if any_signal.search(literal):
-        hits = [(lang, name) for lang, name, pattern in signals if pattern.search(literal)]
-    guessed = detect_locale(prepared)
-    if not hits:
-        return CrisisResult(hit=False, locale=guessed)
+    if not any_signal.search(literal):
+        return []
+    return [(lang, name) for lang, name, pattern in signals if pattern.search(literal)]
+
+
+# The one rule that fires on a bare word ("suicide", "Suizid") whoever it is about; news and third-person
+# talk that no blank catches reach the check through it.
+KEYWORD_RULE = "suicide_word"
+
+
+def keyword_only(hits: Sequence[tuple[str, str]]) -> bool:
+    """Return whether rules fired and every one of them was the bare-keyword rule."""
+    return bool(hits) and all(name == KEYWORD_RULE for _, name in hits)
+
+
+def combined_verdict(
+    rules_hit: bool, only_keyword: bool, probability: float, fire_at: float, veto_below: float
+) -> bool:
+    """Decide from the rules and the model: the rules, unless only the keyword fired on a text the model
+    finds very unlikely; or the model alone when it is confident. Thresholds come with the model
+    (``bench/train_crisis.py`` chose them by cross-validation)."""
+    if rules_hit and not (only_keyword and probability < veto_below):
+        return True
+    return probability >= fire_at
+
+
+def _rules_result(hits: list[tuple[str, str]], guessed: str | None) -> CrisisResult:
     hit_langs = [lang for lang, _ in hits]
     # The English "suicid..." pattern matches the word in every language; the others name their language.
-    specific = [lang for lang, name in hits if name != "suicide_word" or lang != "en"] or hit_langs
+    specific = [lang for lang, name in hits if name != KEYWORD_RULE or lang != "en"] or hit_langs
     locale = guessed if guessed in hit_langs else specific[0]
     return CrisisResult(
         hit=True, locale=locale, signals=tuple(dict.fromkeys(f"{lang}.{name}" for lang, name in hits))
     )
+
+
+def check(text: str) -> CrisisResult:
+    """Check one message for signals of suicide or self-harm, in any of the supported languages."""
+    prepared = prepare(text)
+    hits = rule_hits(prepared)
+    guessed = detect_locale(prepared)
+    only_keyword = keyword_only(hits)
+    if hits and not only_keyword:
+        return _rules_result(hits, guessed)  # the model can neither add to nor take from this verdict
+    model = default_model()
+    if model is None:  # the weights could not be read (logged once): the rules alone decide
+        return _rules_result(hits, guessed) if hits else CrisisResult(hit=False, locale=guessed)
+    probability = model.probability(prepared)
+    if not combined_verdict(bool(hits), only_keyword, probability, model.fire_at, model.veto_below):
+        return CrisisResult(hit=False, locale=guessed)
+    if hits:
+        return _rules_result(hits, guessed)
+    return CrisisResult(hit=True, locale=guessed, signals=(f"{guessed}.model" if guessed else "model",))
