@@ -59,12 +59,10 @@ import json
 import logging
 import math
 import os
-import platform
 import pstats
 import random
 import re
 import shutil
-import sqlite3
 import tempfile
 import threading
 import time
@@ -72,7 +70,6 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from importlib import metadata
 from typing import Any
 
 import numpy as np
@@ -80,7 +77,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bench.reply_path import TurnFailed, lag_sampler, percentile, progress, sample_idle_lag
+from bench.reply_path import TurnFailed, lag_sampler, machine_info, percentile, progress, sample_idle_lag
 from bot.app import Kindred, build_reflection
 from bot.config import (
     LLMSettings,
@@ -193,35 +190,6 @@ def user_message(rng: random.Random) -> str:
     for slot, options in FILLERS.items():
         body = body.replace("{" + slot + "}", rng.choice(options))
     return f"{rng.choice(OPENERS)}{body}{rng.choice(ENDINGS)}"
-
-
-def machine_info() -> dict[str, Any]:
-    """Describe the machine and the software versions."""
-    cpu = "?"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    mem_mb = None
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem_mb = int(line.split()[1]) // 1024
-    versions = {"sqlite": sqlite3.sqlite_version}
-    for package in ("kindred", "chromadb", "sqlalchemy", "aiosqlite", "openai", "model2vec", "numpy"):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            versions[package] = metadata.version(package)
-    return {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_mb": mem_mb,
-        "loadavg_start": [round(x, 2) for x in os.getloadavg()],
-        "packages": versions,
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
 
 
 # ---------------------------------------------------------------------------------------------- fake model

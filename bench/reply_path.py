@@ -61,6 +61,7 @@ import random
 import secrets
 import shutil
 import socket
+import sqlite3
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -1083,8 +1084,9 @@ def machine_info() -> dict[str, Any]:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemTotal:"):
                 mem_mb = int(line.split()[1]) // 1024
-    versions = {}
+    versions = {"sqlite": sqlite3.sqlite_version}
     for package in (
+        "kindred",
         "chromadb",
         "sqlalchemy",
         "aiosqlite",
