@@ -69,7 +69,9 @@ async def test_corrupt_chroma_degrades_recall_and_reindex_restores_it(
         book = await settled(settings.storage.sql_url(), stream, ("semantic",))
     held = [s for s in stream.sent if book.jobs[job_key("index", s)][0] != "done"]
     states = {s.tag: book.jobs[job_key("index", s)] for s in held}
-    assert held and all(state == ("pending", 0) for state in states.values()), states
+    # The book is read while the worker runs, so a held-back job may be in its next try ("running") just
+    # then; what matters is that no try counted as a failure.
+    assert held and all(state in {("pending", 0), ("running", 0)} for state in states.values()), states
 
     storage = await StorageService.open(StorageSettings(data_dir=data_dir))
     try:
