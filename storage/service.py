@@ -252,6 +252,7 @@ class StorageService:
             self.vectors.close,
             self.embedder.close,
             self._turns.close,
+            self.recall.close,
         ):
             try:
                 await closer()

@@ -12,9 +12,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 import numpy as np
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.compression import ColdHit, MemoryTiers
 from storage.embedding.base import EmbeddingError
@@ -25,6 +27,7 @@ from storage.recall.terms import search_tokens
 from storage.recall.timeframe import Timeframe, find_timeframe, without_timeframe
 from storage.records import Recalled
 from storage.sql.models import utcnow
+from storage.sql.reads import SqlReads
 from storage.vectors.base import Partition, VectorsUnavailable
 
 # In a server channel, the vector partitions of at most this many other recent speakers are searched; older
@@ -63,14 +66,14 @@ class Recall:
         on_vectors_ok: Callable[[], None],
         weights: Weights | None = None,
     ) -> None:
-        # Recall only reads, and reads rows rather than entities: a plain connection, without the ORM session.
-        self._engine = engine
+        # Recall only reads, and reads rows rather than entities: plain connections, without the ORM session.
+        self._reads = SqlReads(engine)
         # The vector index, the embedder and the space are the tiers' own: one index, one space.
         self._tiers = tiers
         self._failed = on_vectors_failed
         self._ok = on_vectors_ok
         self.weights = weights or Weights()
-        self._dialect = self._engine.dialect.name
+        self._dialect = engine.dialect.name
         self._speaker_cache: dict[tuple[int, int], tuple[float, list[str]]] = {}
 
     async def search(
@@ -95,70 +98,90 @@ class Recall:
         v = asker.visibility
         n = max(self.weights.candidates, k)
         shared = await self._speakers(v) if semantic and "turn" in kinds else []
-        # Few connections per search: each one is a pool checkout, and on PostgreSQL a BEGIN and a ROLLBACK
-        # round trip. The SQL side and the vector side run at once: one waits on the database, the other on
-        # Chroma.
-        async with self._engine.connect() as conn:
-            if semantic:
-                (lexical_hits, windowed), nearest = await asyncio.gather(
-                    self._lexical(conn, v, tokens, frame, n, kinds, history),
-                    self._semantic(asker, shared, query, max(self.weights.semantic_candidates, k), kinds),
-                )
-            else:
-                lexical_hits, windowed = await self._lexical(conn, v, tokens, frame, n, kinds, history)
-                nearest = None
-        # The cold tier reads (rarely: it is cached) in a unit of work of its own, so never while this search
-        # holds a connection: with every pooled connection held by a search waiting for a second one, the
-        # pool would stand still until its timeout (200 simultaneous conversations did exactly that).
-        semantic_hits, cold = (await self._with_cold(asker, nearest, n, kinds)) if nearest else ([], {})
-        async with self._engine.connect() as conn:
-            evidence = collect(lexical_hits, semantic_hits, set(cold))
-            for turn_id in windowed:
-                # Said inside the window the query names: a candidate even when no word matched.
-                evidence.setdefault(("turn", turn_id), Evidence())
-            fused = fuse(evidence, self.weights, nearest is not None)
-            wanted_turns = [i for kind, i in fused if kind == "turn"]
-            wanted_memories = [i for kind, i in fused if kind == "memory"]
-            loaded = {("turn", i): r for i, r in (await rows.turns(conn, v, wanted_turns)).items()}
-            loaded.update(
-                {
-                    ("memory", i): r
-                    for i, r in (await rows.memories(conn, v, wanted_memories, history)).items()
-                }
+        # The SQL side and the vector side run at once: one waits on the database, the other on Chroma. Each
+        # SQL phase is one call on one connection (storage.sql.reads), given back before the next phase: the
+        # cold tier reads (rarely: it is cached) with a connection of its own, and with every pooled
+        # connection held by a search waiting for a second one the pool would stand still until its timeout
+        # (200 simultaneous conversations did exactly that).
+        find = partial(self._lexical, v, tokens, frame, n, kinds, history)
+        if semantic:
+            (lexical_hits, windowed), nearest = await asyncio.gather(
+                self._reads.run(find),
+                self._semantic(asker, shared, query, max(self.weights.semantic_candidates, k), kinds),
             )
-            ranked = rerank(fused, loaded, self.weights, now, frame, frozenset(tokens))
-            if self.weights.neighbour > 0 and "turn" in kinds:
-                ranked = await self._spread(conn, v, ranked)
-            ranked = ranked[:k]
-            anchors = [s.row for s in ranked if s.row.kind == "turn"] if neighbours > 0 else []
-            around = await rows.neighbours(conn, v, anchors, neighbours, neighbours) if anchors else {}
+        else:
+            lexical_hits, windowed = await self._reads.run(find)
+            nearest = None
+        semantic_hits, cold = (await self._with_cold(asker, nearest, n, kinds)) if nearest else ([], {})
+        evidence = collect(lexical_hits, semantic_hits, set(cold))
+        for turn_id in windowed:
+            # Said inside the window the query names: a candidate even when no word matched.
+            evidence.setdefault(("turn", turn_id), Evidence())
+        fused = fuse(evidence, self.weights, nearest is not None)
+        rank = partial(self._rank, v, fused, now, frame, frozenset(tokens), k, kinds, neighbours, history)
+        ranked, around = await self._reads.run(rank)
         out = [Found(s, around.get(s.row.id, [])) if s.row.kind == "turn" else Found(s) for s in ranked]
         self._promote(asker, out, cold)
         return out
 
-    async def _lexical(
+    def _lexical(
         self,
-        conn: AsyncConnection,
         v: Visibility,
         tokens: list[str],
         frame: Timeframe | None,
         n: int,
         kinds: Sequence[str],
         history: bool,
+        conn: Connection,
     ) -> tuple[list[tuple[Key, float]], list[int]]:
         hits: list[tuple[Key, float]] = []
         if "turn" in kinds:
-            found = await lexical.search_turns(conn, self._dialect, v, tokens, n)
+            found = lexical.search_turns(conn, self._dialect, v, tokens, n)
             hits += [(("turn", h.id), h.score) for h in found]
         if "memory" in kinds:
-            found = await lexical.search_memories(conn, self._dialect, v, tokens, n, history)
+            found = lexical.search_memories(conn, self._dialect, v, tokens, n, history)
             hits += [(("memory", h.id), h.score) for h in found]
         windowed = (
-            await rows.turns_between(conn, v, frame.start, frame.end, n)
+            rows.turns_between(conn, v, frame.start, frame.end, n)
             if frame is not None and "turn" in kinds
             else []
         )
         return hits, windowed
+
+    def _rank(
+        self,
+        v: Visibility,
+        fused: dict[Key, dict[str, float]],
+        now: datetime,
+        frame: Timeframe | None,
+        tokens: frozenset[str],
+        k: int,
+        kinds: Sequence[str],
+        neighbours: int,
+        history: bool,
+        conn: Connection,
+    ) -> tuple[list[Scored], dict[int, list[rows.Row]]]:
+        """Read the fused candidates, re-rank them and return the best ``k`` with the turns around them."""
+        wanted_turns = [i for kind, i in fused if kind == "turn"]
+        wanted_memories = [i for kind, i in fused if kind == "memory"]
+        loaded = {("turn", i): r for i, r in rows.turns(conn, v, wanted_turns).items()}
+        loaded.update({("memory", i): r for i, r in rows.memories(conn, v, wanted_memories, history).items()})
+        ranked = rerank(fused, loaded, self.weights, now, frame, tokens)
+        if self.weights.neighbour > 0 and "turn" in kinds:
+            ranked = self._spread(conn, v, ranked)
+        ranked = ranked[:k]
+        anchors = [s.row for s in ranked if s.row.kind == "turn"] if neighbours > 0 else []
+        around = rows.neighbours(conn, v, anchors, neighbours, neighbours) if anchors else {}
+        return ranked, around
+
+    @property
+    def sql_engine(self) -> Engine:
+        """The engine recall's statements run on: on SQLite a blocking one of its own (storage.sql.reads)."""
+        return self._reads.engine
+
+    async def close(self) -> None:
+        """Let searches in flight finish their reads, then close recall's own connections."""
+        await self._reads.close()
 
     async def _speakers(self, v: Visibility) -> list[str]:
         """Return the other recent speakers of the asker's channel (cached briefly: every recall needs it)."""
@@ -168,19 +191,19 @@ class Recall:
         cached = self._speaker_cache.get(key)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
-        async with self._engine.connect() as conn:
-            found = await rows.channel_speakers(conn, v.channel_scope_id, v.user_id, MAX_SHARED_SPEAKERS)
+        speakers = partial(rows.channel_speakers, scope_id=v.channel_scope_id, exclude=v.user_id)
+        found = await self._reads.run(lambda conn: speakers(conn, limit=MAX_SHARED_SPEAKERS))
         if len(self._speaker_cache) >= SPEAKER_CACHE_ENTRIES:
             self._speaker_cache.clear()
         self._speaker_cache[key] = (time.monotonic() + SPEAKER_TTL_S, found)
         return found
 
-    async def _spread(self, conn: AsyncConnection, v: Visibility, ranked: list[Scored]) -> list[Scored]:
+    def _spread(self, conn: Connection, v: Visibility, ranked: list[Scored]) -> list[Scored]:
         """Give the turns either side of the best turns a share of their score (a question and its answer
         are said next to each other, and often only one of them shares words with the query)."""
         best: dict[Key, Scored] = {(s.row.kind, s.row.id): s for s in ranked}
         sources = [s for s in ranked if s.row.kind == "turn"][: self.weights.neighbour_sources]
-        around = await rows.adjacent(conn, v, [s.row for s in sources], self.weights.neighbour_radius)
+        around = rows.adjacent(conn, v, [s.row for s in sources], self.weights.neighbour_radius)
         for source in sources:
             for distance, row in around.get(source.row.id, []):
                 share = self.weights.neighbour**distance * source.score

@@ -18,8 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import TextClause, bindparam, text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, TextClause, bindparam, text
 
 from storage.recall.terms import fts5_match, tsquery_text
 
@@ -81,13 +80,13 @@ def _params(v: Visibility) -> dict[str, object]:
     return {"uid": v.user_id, "realms": list(v.realms), "sid": v.channel_scope_id}
 
 
-async def search_turns(
-    conn: AsyncConnection, dialect: str, v: Visibility, tokens: Sequence[str], limit: int
+def search_turns(
+    conn: Connection, dialect: str, v: Visibility, tokens: Sequence[str], limit: int
 ) -> list[LexicalHit]:
     """Return the visible person-authored turns matching any token, best first."""
     if dialect == "sqlite":
         condition = f"t.role = 'user' AND {_turn_visibility(v, 't')}"
-        return await _run_capped(conn, "turns_fts", "turns t", condition, tokens, v, limit)
+        return _run_capped(conn, "turns_fts", "turns t", condition, tokens, v, limit)
     else:
         match = tsquery_text(list(tokens))
         if match is None:
@@ -98,16 +97,16 @@ async def search_turns(
             f"WHERE t.role = 'user' AND {doc} @@ q AND {_turn_visibility(v, 't')} "
             "ORDER BY score DESC LIMIT :n"
         )
-    return await _run(conn, sql, match, v, limit)
+    return _run(conn, sql, match, v, limit)
 
 
-async def search_memories(
-    conn: AsyncConnection, dialect: str, v: Visibility, tokens: Sequence[str], limit: int, history: bool
+def search_memories(
+    conn: Connection, dialect: str, v: Visibility, tokens: Sequence[str], limit: int, history: bool
 ) -> list[LexicalHit]:
     """Return this person's current memories (and superseded ones with ``history``) matching any token."""
     mine = "m.user_id = :uid AND m.realm IN :realms" + ("" if history else " AND m.valid_to IS NULL")
     if dialect == "sqlite":
-        return await _run_capped(conn, "memories_fts", "memories m", mine, tokens, v, limit)
+        return _run_capped(conn, "memories_fts", "memories m", mine, tokens, v, limit)
     else:
         match = tsquery_text(list(tokens))
         if match is None:
@@ -117,14 +116,14 @@ async def search_memories(
             f"SELECT m.id, ts_rank_cd({doc}, q, 1) AS score FROM memories m, to_tsquery('english', :q) q "
             f"WHERE {doc} @@ q AND {mine} ORDER BY score DESC LIMIT :n"
         )
-    return await _run(conn, sql, match, v, limit)
+    return _run(conn, sql, match, v, limit)
 
 
-async def _run(conn: AsyncConnection, sql: str, match: str, v: Visibility, limit: int) -> list[LexicalHit]:
+def _run(conn: Connection, sql: str, match: str, v: Visibility, limit: int) -> list[LexicalHit]:
     params = {**_params(v), "q": match, "n": limit}
     if v.channel_scope_id is None:
         params.pop("sid")
-    rows = await conn.execute(_statement(sql), params)
+    rows = conn.execute(_statement(sql), params)
     return [LexicalHit(int(i), float(s)) for i, s in rows.all()]
 
 
@@ -153,8 +152,8 @@ def _pool(fts: str, table: str, condition: str, match: str) -> str:
     return f"SELECT {alias}.id AS id, {score} AS s {rows} AND {fts}.rowid >= (SELECT min(r) FROM ({newest}))"
 
 
-async def _run_capped(
-    conn: AsyncConnection,
+def _run_capped(
+    conn: Connection,
     fts: str,
     table: str,
     condition: str,
@@ -187,5 +186,5 @@ async def _run_capped(
     params.update(_params(v), n=limit, cap=TERM_POOL)
     if v.channel_scope_id is None:
         params.pop("sid")
-    found = await conn.execute(_statement(sql), params)
+    found = conn.execute(_statement(sql), params)
     return [LexicalHit(int(i), float(s)) for i, s in found.all()]

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Connection,
     Executable,
     Integer,
     Select,
@@ -33,7 +34,6 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from storage.recall.lexical import Visibility
@@ -95,12 +95,12 @@ def _turns_statement(shared: bool) -> Executable:
     return select(*TURN_COLUMNS).where(ids, visible_turn(shared))
 
 
-async def turns(conn: AsyncConnection, v: Visibility, ids: Sequence[int]) -> dict[int, Row]:
+def turns(conn: Connection, v: Visibility, ids: Sequence[int]) -> dict[int, Row]:
     """Return the visible turns with these ids."""
     if not ids:
         return {}
     params = {**visibility_params(v), "ids": list(ids)}
-    found = await conn.execute(_turns_statement(v.channel_scope_id is not None), params)
+    found = conn.execute(_turns_statement(v.channel_scope_id is not None), params)
     return {r.id: r for r in _turn_rows(found)}
 
 
@@ -127,12 +127,12 @@ def _memories_statement(history: bool) -> Executable:
     return select(*MEMORY_COLUMNS).where(mine if history else and_(mine, Memory.valid_to.is_(None)))
 
 
-async def memories(conn: AsyncConnection, v: Visibility, ids: Sequence[int], history: bool) -> dict[int, Row]:
+def memories(conn: Connection, v: Visibility, ids: Sequence[int], history: bool) -> dict[int, Row]:
     """Return this person's current memories with these ids (and superseded ones with ``history``)."""
     if not ids:
         return {}
     params = {"ids": list(ids), "uid": v.user_id, "realms": list(v.realms)}
-    found = await conn.execute(_memories_statement(history), params)
+    found = conn.execute(_memories_statement(history), params)
     return {
         m.id: Row(
             "memory",
@@ -161,37 +161,35 @@ def _between_statement(shared: bool) -> Executable:
     )
 
 
-async def turns_between(
-    conn: AsyncConnection, v: Visibility, start: datetime, end: datetime, limit: int
-) -> list[int]:
+def turns_between(conn: Connection, v: Visibility, start: datetime, end: datetime, limit: int) -> list[int]:
     """Return the ids of the newest visible turns said in ``[start, end)``."""
     params = {**visibility_params(v), "start": start, "end": end, "n": limit}
-    found = await conn.scalars(_between_statement(v.channel_scope_id is not None), params)
+    found = conn.scalars(_between_statement(v.channel_scope_id is not None), params)
     return [int(i) for i in found]
 
 
-async def neighbours(
-    conn: AsyncConnection, v: Visibility, anchors: Sequence[Row], before: int, after: int
+def neighbours(
+    conn: Connection, v: Visibility, anchors: Sequence[Row], before: int, after: int
 ) -> dict[int, list[Row]]:
     """Return, for each anchor turn, the visible turns said just before and after it in its place, in order.
 
     One statement for all anchors (see ``_around``); an anchor's own lookups alone make its list.
     """
-    raw = await _around(conn, v, anchors, before, after)
+    raw = _around(conn, v, anchors, before, after)
     return {
         anchor.id: [*_turn_rows(reversed(raw[anchor.id][0])), *_turn_rows(raw[anchor.id][1])]
         for anchor in anchors
     }
 
 
-async def adjacent(
-    conn: AsyncConnection, v: Visibility, anchors: Sequence[Row], radius: int = 1
+def adjacent(
+    conn: Connection, v: Visibility, anchors: Sequence[Row], radius: int = 1
 ) -> dict[int, list[tuple[int, Row]]]:
     """Return, for each anchor turn, (distance, turn) for the visible turns up to ``radius`` either side of
     it in its place."""
     if not anchors or radius <= 0:
         return {}
-    raw = await _around(conn, v, anchors, radius, radius)
+    raw = _around(conn, v, anchors, radius, radius)
     found = {r.id: r for sides in raw.values() for side in sides for r in _turn_rows(side)}.values()
     out: dict[int, list[tuple[int, Row]]] = {}
     for anchor in anchors:
@@ -202,8 +200,8 @@ async def adjacent(
     return out
 
 
-async def _around(
-    conn: AsyncConnection, v: Visibility, anchors: Sequence[Row], before: int, after: int
+def _around(
+    conn: Connection, v: Visibility, anchors: Sequence[Row], before: int, after: int
 ) -> dict[int, tuple[list[Any], list[Any]]]:
     """Return, for each anchor, the raw visible turns nearest before it and after it in its place (nearest
     first on each side, paused ones included): one statement for all anchors.
@@ -229,7 +227,7 @@ async def _around(
         for g, group in enumerate(groups):
             for i, a in enumerate(group):
                 params.update({f"a{g}_{i}": a.id, f"s{g}_{i}": a.scope_id})
-    for r in await conn.execute(statement, params):
+    for r in conn.execute(statement, params):
         out[groups[r.arm % 2][r.arm // 4].id][r.arm // 2 % 2].append(r)
     for earlier, later in out.values():
         earlier.sort(key=lambda r: -r.id)
@@ -317,7 +315,7 @@ def _around_lateral(before: int, after: int, own: bool, public: bool) -> Executa
     return union_all(*arms) if len(arms) > 1 else arms[0]
 
 
-async def channel_speakers(conn: AsyncConnection, scope_id: int, exclude: int, limit: int) -> list[str]:
+def channel_speakers(conn: Connection, scope_id: int, exclude: int, limit: int) -> list[str]:
     """Return the user keys of up to ``limit`` other people who spoke in a place lately, latest first."""
     recent = (
         select(Turn.user_id, Turn.id)
@@ -326,7 +324,7 @@ async def channel_speakers(conn: AsyncConnection, scope_id: int, exclude: int, l
         .limit(PARTICIPANT_WINDOW)
         .subquery()
     )
-    found = await conn.execute(
+    found = conn.execute(
         select(User.platform, User.external_id)
         .join(recent, recent.c.user_id == User.id)
         .where(User.id != exclude)

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -78,6 +78,18 @@ def sqlite_listeners(engine: Engine) -> None:
     """Give an SQLite engine Kindred's pragmas and write locking (every engine on the file needs both)."""
     event.listen(engine, "connect", _sqlite_pragmas)
     event.listen(engine, "before_cursor_execute", _lock_before_write)
+
+
+def sync_sqlite_engine(engine: AsyncEngine) -> Engine | None:
+    """Return a blocking (pysqlite) engine on the same SQLite file, or None for PostgreSQL and in-memory
+    SQLite (an in-memory database is per connection). For work that runs a batch of statements in one
+    thread hop: through aiosqlite every statement is several hops between the loop and its thread."""
+    url = engine.url
+    if engine.dialect.name != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    sync = create_engine(make_url(str(url)).set(drivername="sqlite+pysqlite"))
+    sqlite_listeners(sync)
+    return sync
 
 
 def make_engine(url: str, settings: SQLSettings) -> AsyncEngine:

@@ -21,14 +21,13 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from typing import Any, cast
 
-from sqlalchemy import Engine, Select, Table, bindparam, case, create_engine, exists, select, true
+from sqlalchemy import Engine, Select, Table, bindparam, case, exists, select, true
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.dml import Insert
 
 from storage.handoff import settle_soon
-from storage.sql.engine import sqlite_listeners
+from storage.sql.engine import sync_sqlite_engine
 from storage.sql.models import Turn
 from storage.sql.models_memory import MemoryPreference
 
@@ -115,11 +114,9 @@ class TurnWriter:
         self._waiting: list[tuple[dict[str, Any], asyncio.Future[Inserted]]] = []
         self._draining = False
         self._guard = threading.Lock()
-        url = engine.url
         if engine.dialect.name == "sqlite":
-            if url.database and url.database != ":memory:":  # an in-memory database is per connection
-                self._sync = create_engine(make_url(str(url)).set(drivername="sqlite+pysqlite"))
-                sqlite_listeners(self._sync)
+            self._sync = sync_sqlite_engine(engine)
+            if self._sync is not None:
                 self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kindred-turns")
                 # Reads get a thread of their own: in WAL they never wait for the write lock, so they must
                 # not queue behind inserts that do.
