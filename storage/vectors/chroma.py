@@ -8,6 +8,8 @@ against 2.8 ms unfiltered, and a query can only ever see the partition it names.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import hashlib
 import logging
 import re
@@ -114,8 +116,13 @@ class ChromaIndex:
         cache_size: int = 1024,
         persist_path: Path | None = None,
         executor: Executor | None = None,
+        loaded_max: int = 0,
     ) -> None:
-        """Wrap a client factory; the client is made on first use so a down server does not stop startup."""
+        """Wrap a client factory; the client is made on first use so a down server does not stop startup.
+
+        ``loaded_max`` (embedded only; 0 for no bound) is how many collections' indexes may be held in memory:
+        see ``_admit``.
+        """
         check_prefix(prefix)
         self.backend = backend
         self.prefix = prefix
@@ -132,6 +139,10 @@ class ChromaIndex:
         self._persist_path = persist_path
         # Where the blocking Chroma calls run; None is the loop's default thread pool.
         self._executor = executor
+        self._loaded_max = max(0, loaded_max) if persist_path is not None else 0
+        # The collections this client has touched since it opened: each may have its index loaded.
+        self._touched: set[str] = set()
+        self._calls_running = 0
 
     @property
     def reclaims_space(self) -> bool:
@@ -177,11 +188,17 @@ class ChromaIndex:
         which follows the open-file limit); see ``storage.vectors.chroma_bounded``.
         """
 
+        made: list[Any] = []
+
         def connect() -> ClientAPI:
             from storage.vectors.chroma_bounded import open_persistent_client
 
             path.mkdir(parents=True, exist_ok=True)
-            return open_persistent_client(path, _chroma_settings(), loaded_max)
+            # Chroma's settings read the environment and .env files (about 15 ms): once per index, since
+            # a bounded index reopens its client whenever it unloads its indexes (``_admit``).
+            if not made:
+                made.append(_chroma_settings())
+            return open_persistent_client(path, made[0].model_copy(), loaded_max)
 
         return cls(
             connect,
@@ -191,6 +208,7 @@ class ChromaIndex:
             cache_size=cache_size,
             persist_path=path,
             executor=executor,
+            loaded_max=loaded_max,
         )
 
     @classmethod
@@ -330,6 +348,7 @@ class ChromaIndex:
             self._closed = True
             client, self._client = self._client, None
             self._handles.clear()
+            self._touched.clear()
         if client is not None:
             await asyncio.to_thread(_close_client, client)
 
@@ -342,6 +361,7 @@ class ChromaIndex:
         with self._lock:
             client, self._client = self._client, None
             self._handles.clear()
+            self._touched.clear()
         if client is not None:
             await asyncio.to_thread(_close_client, client)
         target = path.with_name(f"{path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -366,6 +386,8 @@ class ChromaIndex:
     def _guarded(self, call: Callable[[], T]) -> T:
         from chromadb.errors import AuthorizationError, ChromaAuthError, ChromaError, InternalError
 
+        with self._lock:
+            self._calls_running += 1
         try:
             return call()
         except VectorsUnavailable:
@@ -384,6 +406,9 @@ class ChromaIndex:
             raise
         except OSError as exc:
             raise VectorsUnavailable(f"Chroma at {self.location} cannot be used: {exc}") from exc
+        finally:
+            with self._lock:
+                self._calls_running -= 1
 
     def _get_client(self) -> ClientAPI:
         with self._lock:
@@ -466,10 +491,38 @@ class ChromaIndex:
         if hnsw.get("sync_threshold") != 1:
             handle.modify(configuration=_SYNC_EVERY_WRITE)
 
+    def _admit(self, name: str) -> None:
+        """Close the client first if touching ``name`` would leave more than ``loaded_max`` indexes loaded.
+
+        Chroma 1.5.9 keeps loaded indexes in a cache split into 64 shards that each keep at least their
+        newest index, so its capacity alone holds up to 64 of them (about 2.6 MB each) however low it is set.
+        Closing the client frees them all; the next call opens it again (about 15 ms) and reads indexes
+        back from disk as they are used. Only when no other call is using the client: the child process
+        runs one call at a time, so there it is always so.
+        """
+        if not self._loaded_max:
+            return
+        with self._lock:
+            if name in self._touched:
+                return
+            client = None
+            if len(self._touched) >= self._loaded_max and self._calls_running <= 1:
+                client, self._client = self._client, None
+                self._handles.clear()
+                self._touched.clear()
+                if client is not None:
+                    # Under the lock: a call that starts now must not open the store while it closes.
+                    log.debug("reopening the vector store at %s to unload its indexes", self.location)
+                    _close_client(client)
+            self._touched.add(name)
+        if client is not None:
+            _return_freed_memory()
+
     def _with_collection(self, name: str, create: bool, action: Callable[[Collection], T], empty: T) -> T:
         """Run an action on a collection, re-resolving once if another process dropped it under us."""
         from chromadb.errors import NotFoundError
 
+        self._admit(name)
         for attempt in range(2):
             handle = self._ensure(name) if create else self._existing(name)
             if handle is None:
@@ -620,6 +673,13 @@ def _close_client(client: Any) -> None:
             close()
         except Exception:
             log.warning("closing the Chroma client failed", exc_info=True)
+
+
+def _return_freed_memory() -> None:
+    # glibc keeps freed heap pages; after unloading the indexes hand them back (a few ms, once per reopen).
+    # Elsewhere there is no malloc_trim, and nothing to do.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)
 
 
 def _matrix(rows: Sequence[Any]) -> np.ndarray:

@@ -14,6 +14,12 @@ That reload reads the index files alone and does not replay the log written sinc
 ``ChromaIndex`` makes every collection sync on each write (``sync_threshold`` 1); under Chroma's default
 of 1,000 a reloaded index raised "Nothing found on disk" or lacked its newest vectors. The same holds for
 Chroma's own capacity once more collections than it are used in one process.
+
+The capacity alone does not bound memory below 64 indexes: Chroma's cache is split into 64 shards, each
+given a share of the capacity and each keeping at least its newest index, so a capacity of 1 or 32 holds
+up to 64 (docs/performance.md, "Memory (session 4)"). ``ChromaIndex`` keeps the bound itself by reopening
+the client when it would pass it (``ChromaIndex._admit``); the capacity set here still makes Chroma evict
+within that window.
 """
 
 from __future__ import annotations

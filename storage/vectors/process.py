@@ -196,6 +196,14 @@ class ChildProcess:
         ours, theirs = socket.socketpair()
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_PACKAGE_ROOT), env.get("PYTHONPATH")]))
+        # glibc's malloc, unless the operator tuned it: Chroma allocates each loaded index in blocks of about
+        # 2.6 MB and frees them when the index is unloaded. A fixed mmap threshold (glibc's own starting
+        # value) keeps such blocks out of the heap, so freeing them gives the memory back; otherwise the
+        # threshold grows past them after the first free and the heap keeps what they leave behind. Two
+        # arenas instead of eight per core: Chroma's threads otherwise each hold their own. See
+        # docs/performance.md, "Memory (session 4)".
+        env.setdefault("MALLOC_MMAP_THRESHOLD_", "131072")
+        env.setdefault("MALLOC_ARENA_MAX", "2")
         try:
             proc = subprocess.Popen(
                 [sys.executable, "-c", _CHILD_MAIN, str(theirs.fileno())],
