@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from storage.cache.base import Cache, CacheStats, CacheUnavailable, RateDecision, held_lock
 from storage.cache.failover import FailoverCache
 from storage.cache.memory import InProcessCache
-from storage.cache.redis import RedisCache
 from storage.config import CacheSettings
+
+if TYPE_CHECKING:
+    from storage.cache.redis import RedisCache
 
 __all__ = [
     "Cache",
@@ -23,6 +26,16 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    # The Redis client (with the OpenTelemetry modules it pulls in) is about 7 MB of resident memory that
+    # the in-process cache, the embedded default, never uses: it is imported only when asked for.
+    if name == "RedisCache":
+        from storage.cache.redis import RedisCache
+
+        return RedisCache
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def make_cache(
     settings: CacheSettings, stale_prefixes: Sequence[str] = ("win:",)
 ) -> FailoverCache | InProcessCache:
@@ -30,6 +43,8 @@ def make_cache(
     fallback = InProcessCache(max_entries=settings.max_entries, default_ttl_s=settings.default_ttl_s)
     if settings.backend == "memory":
         return fallback
+    from storage.cache.redis import RedisCache
+
     primary = RedisCache(
         settings.redis_url, key_prefix=settings.key_prefix, default_ttl_s=settings.default_ttl_s
     )

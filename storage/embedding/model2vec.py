@@ -8,7 +8,7 @@ import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -26,6 +26,17 @@ _WEIGHTS_FILE = "model.safetensors"
 _MANIFEST_FILE = "manifest.json"
 # The files that decide which vector a text gets.
 _IDENTITY_FILES = (_WEIGHTS_FILE, "tokenizer.json")
+
+
+class _StaticEncoder(Protocol):
+    """What the embedder uses of a model: ``StaticModel`` or, for the shipped one, ``PlainStaticModel``."""
+
+    @property
+    def dim(self) -> int: ...
+
+    def encode(
+        self, sentences: Sequence[str], *, use_multiprocessing: bool = ..., normalize: bool = ...
+    ) -> np.ndarray: ...
 
 
 class Model2VecEmbedder:
@@ -52,7 +63,7 @@ class Model2VecEmbedder:
         return await asyncio.to_thread(cls, model)
 
     @classmethod
-    def from_static_model(cls, static: StaticModel, model_id: str) -> Model2VecEmbedder:
+    def from_static_model(cls, static: StaticModel | _StaticEncoder, model_id: str) -> Model2VecEmbedder:
         """Wrap an already loaded ``StaticModel`` (tests, custom distillations) under a given space id."""
         embedder = cls.__new__(cls)
         embedder._model = static
@@ -121,14 +132,24 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _load_static(model: str | Path, *, builtin: bool) -> StaticModel:
-    from model2vec import StaticModel
-
+def _load_static(model: str | Path, *, builtin: bool) -> _StaticEncoder:
     if builtin and not (Path(model) / _WEIGHTS_FILE).is_file():
         raise EmbeddingError(
             f"the built-in embedding model is missing from {model}; reinstall kindred or set "
             "embedding.model to a model2vec id or local path"
         )
+    if builtin:
+        # The shipped model is plain: read without model2vec's loader (storage/embedding/plain_static.py).
+        from storage.embedding.plain_static import PlainStaticModel
+
+        try:
+            plain = PlainStaticModel.load(Path(model))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise EmbeddingError(f"could not load the built-in embedding model from {model}: {exc}") from exc
+        if plain is not None:
+            return plain
+    from model2vec import StaticModel
+
     try:
         # force_download=False reuses a model already in the Hugging Face cache, so restarts need no network.
         return StaticModel.from_pretrained(model, force_download=False)

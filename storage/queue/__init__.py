@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.config import StorageSettings
@@ -17,7 +19,9 @@ from storage.queue.base import (
     describe_error,
 )
 from storage.queue.outbox import OutboxQueue, job_key
-from storage.queue.streams import StreamQueue
+
+if TYPE_CHECKING:
+    from storage.queue.streams import StreamQueue
 
 __all__ = [
     "DeadJob",
@@ -37,6 +41,15 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    # Redis Streams (and the Redis client) only for a Redis queue; the SQL outbox needs neither.
+    if name == "StreamQueue":
+        from storage.queue.streams import StreamQueue
+
+        return StreamQueue
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def queue_backend(settings: StorageSettings) -> str:
     """Return "redis" or "sql": what ``queue.backend`` means with this cache configuration."""
     if settings.queue.backend == "auto":
@@ -49,6 +62,8 @@ def make_queue(settings: StorageSettings, engine: AsyncEngine) -> OutboxQueue | 
     outbox = OutboxQueue(engine, settings.queue)
     if queue_backend(settings) == "sql":
         return outbox
+    from storage.queue.streams import StreamQueue
+
     return StreamQueue(
         outbox,
         settings.cache.redis_url,
