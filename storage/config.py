@@ -45,9 +45,11 @@ class VectorSettings(Section):
     ssl: bool = False
     collection_prefix: str = "kindred"
     # Embedded only: collections whose vector index stays loaded in memory, least recently used evicted
-    # and read back from disk on its next query (each costs about 2.6 MB however few vectors it holds).
-    # 0 leaves Chroma's default, one per five allowed open files (4,000 at a limit of 20,000).
-    loaded_indexes_max: int = Field(default=32, ge=0)
+    # and read back from disk on its next query (each costs about 2.5 MB however few vectors it holds).
+    # 8 keeps the embedded default under 300 MB at 100k memories (docs/performance.md, "Memory (session
+    # 4)"); raise it when more people than that talk at once. 0 leaves Chroma's default, one per five
+    # allowed open files (4,000 at a limit of 20,000).
+    loaded_indexes_max: int = Field(default=8, ge=0)
 
 
 class EmbeddingSettings(Section):
