@@ -35,10 +35,11 @@ class OwnedElsewhere(Exception):
 
 def store_address(path: Path) -> str:
     """Return the socket address of the owner of the store at ``path`` (the same in every process)."""
-    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
+    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:24]
     if _ABSTRACT:
         return f"\0kindred-vectors-{digest}"
-    return str(Path(tempfile.gettempdir()) / f"kindred-vectors-{digest}.sock")
+    # Short: a socket file's path must fit in about 100 bytes (104 on macOS), temporary directory included.
+    return str(Path(tempfile.gettempdir()) / f"kv-{digest}.sock")
 
 
 def claim(path: Path) -> socket.socket | None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -153,3 +155,25 @@ def test_a_store_has_one_owner_until_it_lets_go(tmp_path: Path) -> None:
     again = claim(tmp_path / "chroma")
     assert again is not None
     release(again)
+
+
+def test_without_abstract_sockets_a_file_claims_the_store_and_a_dead_owners_file_is_taken_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    from storage.vectors import owner
+
+    monkeypatch.setattr(owner, "_ABSTRACT", False)
+    short = tempfile.mkdtemp(prefix="kv", dir="/tmp")  # pytest's own directories are too deep for a socket
+    monkeypatch.setattr(owner.tempfile, "gettempdir", lambda: short)
+    request.addfinalizer(lambda: shutil.rmtree(short, ignore_errors=True))
+    store = tmp_path / "chroma"
+    first = claim(store)
+    assert first is not None
+    assert Path(store_address(store)).exists()
+    assert claim(store) is None  # someone answers there
+    first.close()  # dies without letting go: its socket file stays behind, with nobody listening
+    assert Path(store_address(store)).exists()
+    second = claim(store)
+    assert second is not None
+    release(second)
+    assert not Path(store_address(store)).exists()
