@@ -75,6 +75,18 @@ class ProcessorRegistry:
         return sorted(self._processors)
 
 
+def _raise_if_cancel_was_swallowed() -> None:
+    """Raise CancelledError if this task was asked to stop but a call below it turned that into an error.
+
+    redis-py's blocking read (XREADGROUP) can end a cancellation as its own TimeoutError, which the claim
+    loop handles as "Redis is down" and carries on: the task never ended, and whoever awaited it (a crash
+    in the zero-loss test, a shutdown) waited for ever. The request is still counted on the task.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling() > 0:
+        raise asyncio.CancelledError
+
+
 @dataclass(slots=True)
 class WorkerCounters:
     """What this worker did since it started."""
@@ -181,6 +193,7 @@ class Worker:
         failures = 0
         max_size = self.settings.batch_max_size
         while not self._stop.is_set():
+            _raise_if_cancel_was_swallowed()
             room = max_size - sum(len(b.jobs) for b in self._buffers.values())
             wait = self.settings.poll_interval_s
             if any(b.jobs for b in self._buffers.values()):

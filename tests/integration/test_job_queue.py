@@ -502,3 +502,39 @@ async def _stat(queue: OutboxQueue | StreamQueue, name: str, value: int) -> bool
 
 async def _done_at_least(env: Env, count: int) -> bool:
     return sum(r.status == "done" for r in await env.rows()) >= count
+
+
+class SwallowsCancel:
+    """A queue whose claim turns a cancellation into an error, as redis-py's blocking read can."""
+
+    def __init__(self, inner: OutboxQueue | StreamQueue) -> None:
+        self.inner = inner
+        self.claims = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def claim(self, consumer: str, limit: int, wait_s: float = 0.0) -> list[Job]:
+        self.claims += 1
+        try:
+            await asyncio.sleep(max(wait_s, 0.05))
+        except asyncio.CancelledError:
+            raise ConnectionError("the read was cancelled") from None  # the caller sees an outage instead
+        return []
+
+
+async def test_a_cancelled_worker_ends_even_when_its_claim_swallowed_the_cancellation(sql_env: Env) -> None:
+    queue = SwallowsCancel(sql_env.queue(poll_interval_s=0.05))
+    worker = Worker(queue, Recorder().registry(), queue.settings, name="crashing")  # type: ignore[arg-type]
+    task = worker.start()
+
+    async def claiming() -> bool:
+        return queue.claims > 0
+
+    await until(claiming, "the worker to claim")
+    task.cancel()  # a crash, as the zero-loss test makes one: no grace, nothing handed back
+    await asyncio.wait({task}, timeout=10)  # not wait_for: it would cancel again and wait for that too
+    if not task.done():
+        await worker.stop(grace_s=0)  # the stop flag still ends it
+        pytest.fail("the cancelled worker was still running after 10 s")
+    assert task.cancelled()
