@@ -50,6 +50,12 @@ class VectorSettings(Section):
     # 4)"); raise it when more people than that talk at once. 0 leaves Chroma's default, one per five
     # allowed open files (4,000 at a limit of 20,000).
     loaded_indexes_max: int = Field(default=8, ge=0)
+    # Embedded only: a person's partition keeps its vectors in a plain table searched exactly (faster than
+    # an index at this size, and one write for a whole batch) until it holds more than this many; then it
+    # moves into a Chroma collection for good (storage/vectors/exact.py). 0 puts every partition in Chroma.
+    exact_max: int = Field(default=20_000, ge=0)
+    # The memory the exact partitions loaded for search may take, least recently used dropped first.
+    exact_cache_mb: int = Field(default=64, ge=0)
 
 
 class EmbeddingSettings(Section):

@@ -28,4 +28,10 @@ def make_vector_index(settings: VectorSettings, path: Path) -> ChromaIndex | Pro
     """
     if settings.backend == "http":
         return ChromaIndex.from_settings(settings, path)
-    return ProcessIndex(path, prefix=settings.collection_prefix, loaded_max=settings.loaded_indexes_max)
+    return ProcessIndex(
+        path,
+        prefix=settings.collection_prefix,
+        loaded_max=settings.loaded_indexes_max,
+        exact_max=settings.exact_max,
+        exact_cache_bytes=settings.exact_cache_mb << 20,
+    )

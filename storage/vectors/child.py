@@ -64,6 +64,8 @@ class StoreSpec:
     prefix: str
     cache_size: int
     loaded_max: int
+    exact_max: int
+    exact_cache_bytes: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +77,14 @@ class StoreKey:
     prefix: str
     cache_size: int
     loaded_max: int
+    exact_max: int = 0
+    exact_cache_bytes: int = 64 << 20
 
     @property
     def spec(self) -> StoreSpec:
-        return StoreSpec(self.path, self.prefix, self.cache_size, self.loaded_max)
+        return StoreSpec(
+            self.path, self.prefix, self.cache_size, self.loaded_max, self.exact_max, self.exact_cache_bytes
+        )
 
 
 Request = tuple[int, StoreKey | None, str, tuple[Any, ...]]
@@ -198,6 +204,8 @@ class Host:
                 cache_size=spec.cache_size,
                 loaded_max=spec.loaded_max,
                 executor=self._executor,
+                exact_max=spec.exact_max,
+                exact_cache_bytes=spec.exact_cache_bytes,
             )
         self._holders.setdefault(spec, set()).add(holder)
         return await getattr(index, name)(*args)

@@ -38,6 +38,7 @@ from storage.vectors.base import (
     VectorsUnavailable,
     health_by_ping,
 )
+from storage.vectors.exact import ExactStore, where_predicate
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -117,11 +118,15 @@ class ChromaIndex:
         persist_path: Path | None = None,
         executor: Executor | None = None,
         loaded_max: int = 0,
+        exact_max: int = 0,
+        exact_cache_bytes: int = 64 << 20,
     ) -> None:
         """Wrap a client factory; the client is made on first use so a down server does not stop startup.
 
         ``loaded_max`` (embedded only; 0 for no bound) is how many collections' indexes may be held in memory:
-        see ``_admit``.
+        see ``_admit``. ``exact_max`` (embedded only; 0 for none) keeps a partition in the exact store
+        (``storage.vectors.exact``) until it holds more vectors than that; ``exact_cache_bytes`` bounds the
+        memory that store's loaded partitions take.
         """
         check_prefix(prefix)
         self.backend = backend
@@ -143,6 +148,15 @@ class ChromaIndex:
         # The collections this client has touched since it opened: each may have its index loaded.
         self._touched: set[str] = set()
         self._calls_running = 0
+        self._exact_max = max(0, exact_max) if persist_path is not None else 0
+        self._exact = (
+            ExactStore(persist_path, cache_bytes=exact_cache_bytes)
+            if persist_path is not None and self._exact_max
+            else None
+        )
+        # Names of the partitions that have a Chroma collection (read once, then kept here): with the exact
+        # store on, every other partition lives there. None until first needed.
+        self._in_chroma: set[str] | None = None
 
     @property
     def reclaims_space(self) -> bool:
@@ -170,6 +184,8 @@ class ChromaIndex:
             prefix=settings.collection_prefix,
             cache_size=cache_size,
             loaded_max=settings.loaded_indexes_max,
+            exact_max=settings.exact_max,
+            exact_cache_bytes=settings.exact_cache_mb << 20,
         )
 
     @classmethod
@@ -181,11 +197,14 @@ class ChromaIndex:
         cache_size: int = 1024,
         loaded_max: int = 0,
         executor: Executor | None = None,
+        exact_max: int = 0,
+        exact_cache_bytes: int = 64 << 20,
     ) -> ChromaIndex:
         """Return an index stored in a local directory through Chroma's ``PersistentClient``.
 
         ``loaded_max`` bounds how many collections' vector indexes stay in memory (0: Chroma's default,
-        which follows the open-file limit); see ``storage.vectors.chroma_bounded``.
+        which follows the open-file limit); see ``storage.vectors.chroma_bounded``. Partitions of up to
+        ``exact_max`` vectors live in the exact store instead (``storage.vectors.exact``; 0: none do).
         """
 
         made: list[Any] = []
@@ -209,6 +228,8 @@ class ChromaIndex:
             persist_path=path,
             executor=executor,
             loaded_max=loaded_max,
+            exact_max=exact_max,
+            exact_cache_bytes=exact_cache_bytes,
         )
 
     @classmethod
@@ -275,7 +296,7 @@ class ChromaIndex:
         ids = list(latest)
         vectors = _matrix([latest[i].vector for i in ids])
         metadatas = [dict(latest[i].metadata) or None for i in ids]
-        await self._run(lambda: self._upsert_sync(name, ids, vectors, metadatas))
+        await self._run(lambda: self._upsert_routed(name, ids, vectors, metadatas))
 
     async def query(
         self,
@@ -311,7 +332,12 @@ class ChromaIndex:
         def read(handle: Collection) -> StoredVectors:
             return _get_all(handle, wanted)
 
-        return await self._run(lambda: self._with_collection(name, False, read, empty))
+        def get() -> StoredVectors:
+            if self._exact is not None and not self._in_chroma_now(name):
+                return self._exact.get(name, wanted) or empty
+            return self._with_collection(name, False, read, empty)
+
+        return await self._run(get)
 
     async def drop_partition(self, space: str, partition: Partition) -> bool:
         """Remove one partition's collection (compaction rebuilds it); return whether it existed."""
@@ -321,12 +347,12 @@ class ChromaIndex:
     async def drop_user(self, user_key: str) -> int:
         """Remove every partition of one person in every space; return how many collections went."""
         user = encode_part(user_key)
-        return await self._run(lambda: self._drop_sync(lambda parsed: parsed[1] == user))
+        return await self._run(lambda: self._drop_sync(lambda parsed: parsed[1] == user, user_part=user))
 
     async def drop_space(self, space: str) -> int:
         """Remove every collection of a space (after a reindex into a new one)."""
         self._space_prefix(space)
-        return await self._run(lambda: self._drop_sync(lambda parsed: parsed[0] == space))
+        return await self._run(lambda: self._drop_sync(lambda parsed: parsed[0] == space, space=space))
 
     async def count(self, space: str | None = None) -> int:
         """Return how many vectors are stored, in one space or in all of ours."""
@@ -349,8 +375,11 @@ class ChromaIndex:
             client, self._client = self._client, None
             self._handles.clear()
             self._touched.clear()
+            self._in_chroma = None
         if client is not None:
             await asyncio.to_thread(_close_client, client)
+        if self._exact is not None:
+            await asyncio.to_thread(self._exact.close)
 
     async def set_aside(self) -> Path | None:
         """Move an unreadable embedded store aside (kept for inspection) so ``reindex`` can build a fresh one
@@ -362,8 +391,11 @@ class ChromaIndex:
             client, self._client = self._client, None
             self._handles.clear()
             self._touched.clear()
+            self._in_chroma = None
         if client is not None:
             await asyncio.to_thread(_close_client, client)
+        if self._exact is not None:
+            await asyncio.to_thread(self._exact.close)
         target = path.with_name(f"{path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
         await asyncio.to_thread(path.rename, target)
         log.warning("moved the unreadable vector store %s aside to %s", path, target)
@@ -406,6 +438,8 @@ class ChromaIndex:
             raise
         except OSError as exc:
             raise VectorsUnavailable(f"Chroma at {self.location} cannot be used: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise VectorsUnavailable(f"the exact vector store at {self.location} failed: {exc}") from exc
         finally:
             with self._lock:
                 self._calls_running -= 1
@@ -566,6 +600,9 @@ class ChromaIndex:
         matches = _local_predicate(where) if where else None
         hits: list[VectorHit] = []
         for name in names:
+            if self._exact is not None and not self._in_chroma_now(name):
+                hits.extend(self._exact.search(name, query, k, where_predicate(where) if where else None))
+                continue
 
             def search(handle: Collection) -> list[VectorHit]:
                 if where and matches is not None:
@@ -577,7 +614,57 @@ class ChromaIndex:
         return hits[:k]
 
     def _delete_sync(self, name: str, ids: list[str]) -> None:
+        if self._exact is not None and not self._in_chroma_now(name):
+            self._exact.delete(name, ids)
+            return
         self._with_collection(name, False, lambda handle: handle.delete(ids=ids), None)
+
+    # ------------------------------------------------------------------ the exact store's partitions
+
+    def _in_chroma_now(self, name: str) -> bool:
+        """Return whether a partition lives in a Chroma collection (with the exact store on)."""
+        with self._lock:
+            known = self._in_chroma
+        if known is None:
+            known = {collection for collection, _ in self._ours()}
+            with self._lock:
+                self._in_chroma = known
+            assert self._exact is not None
+            for unfinished in self._exact.moving():
+                self._move_to_chroma(unfinished)
+        return name in known
+
+    def _upsert_routed(
+        self, name: str, ids: list[str], vectors: np.ndarray, metadatas: list[dict[str, Any] | None]
+    ) -> None:
+        exact = self._exact
+        if exact is None or self._in_chroma_now(name):
+            self._upsert_sync(name, ids, vectors, metadatas)
+            return
+        parsed = self._parse(name)
+        assert parsed is not None
+        held = exact.upsert(name, parsed[0], parsed[1], ids, vectors, metadatas)
+        if held > self._exact_max:
+            self._move_to_chroma(name)
+
+    def _move_to_chroma(self, name: str) -> None:
+        """Copy a partition grown past ``exact_max`` into a Chroma collection, then drop it here.
+
+        Marked first: a crash in between leaves it marked, and the next start finishes the move (upserts are
+        idempotent), so no vector is ever only half moved.
+        """
+        assert self._exact is not None
+        self._exact.mark_moving(name)
+        stored = self._exact.get(name, None)
+        if stored is not None and stored.ids:
+            self._upsert_sync(name, stored.ids, stored.vectors, [m or None for m in stored.metadatas])
+        with self._lock:
+            if self._in_chroma is not None:
+                self._in_chroma.add(name)
+        self._exact.drop(name)
+        log.info(
+            "moved a partition of %d vectors into its own Chroma collection", len(stored.ids) if stored else 0
+        )
 
     def _ours(self) -> Iterator[tuple[str, tuple[str, str, str]]]:
         client = self._get_client()
@@ -597,8 +684,12 @@ class ChromaIndex:
 
         handle = self._existing(name)
         self._forget(name)
+        with self._lock:
+            if self._in_chroma is not None:
+                self._in_chroma.discard(name)
+        was_exact = self._exact is not None and self._exact.drop(name)
         if handle is None:
-            return False
+            return was_exact
         leftovers = self._segment_dirs(str(handle.id))
         try:
             self._get_client().delete_collection(name)
@@ -628,16 +719,24 @@ class ChromaIndex:
         found = [self._persist_path / str(row[0]) for row in rows if _SEGMENT_ID.match(str(row[0]))]
         return [path for path in found if path.is_dir()]
 
-    def _drop_sync(self, match: Callable[[tuple[str, str, str]], bool]) -> int:
+    def _drop_sync(
+        self,
+        match: Callable[[tuple[str, str, str]], bool],
+        *,
+        space: str | None = None,
+        user_part: str | None = None,
+    ) -> int:
         # Collect first: deleting while paging would shift the offsets under us.
         doomed = [name for name, parsed in self._ours() if match(parsed)]
         dropped = sum(1 for name in doomed if self._drop_one_sync(name))
+        if self._exact is not None:
+            dropped += len(self._exact.drop_matching(space=space, user_part=user_part))
         if dropped:
             log.info("dropped %d vector collections", dropped)
         return dropped
 
     def _count_sync(self, space: str | None) -> int:
-        total = 0
+        total = 0 if self._exact is None else self._exact.count(space)
         for name, parsed in list(self._ours()):
             if space is not None and parsed[0] != space:
                 continue
@@ -648,6 +747,8 @@ class ChromaIndex:
         client = self._get_client()
         started = time.perf_counter()
         client.heartbeat()
+        if self._exact is not None:
+            self._exact.ping()
         return (time.perf_counter() - started) * 1000.0
 
 

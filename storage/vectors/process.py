@@ -244,12 +244,21 @@ class ProcessIndex:
     backend = BACKEND_EMBEDDED
 
     def __init__(
-        self, path: Path, *, prefix: str = "kindred", cache_size: int = 1024, loaded_max: int = 0
+        self,
+        path: Path,
+        *,
+        prefix: str = "kindred",
+        cache_size: int = 1024,
+        loaded_max: int = 0,
+        exact_max: int = 0,
+        exact_cache_bytes: int = 64 << 20,
     ) -> None:
         check_prefix(prefix)
         self.prefix = prefix
         self.location = str(path)
-        self._key = StoreKey(next(_tokens), path, prefix, cache_size, loaded_max)
+        self._key = StoreKey(
+            next(_tokens), path, prefix, cache_size, loaded_max, exact_max, exact_cache_bytes
+        )
         self._closed = False
         # Set while another process's vector process owns the store (storage.vectors.owner).
         self._owner: Channel | None = None

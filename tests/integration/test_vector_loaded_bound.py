@@ -50,7 +50,8 @@ async def test_recall_is_exact_after_eviction_of_collections_this_index_wrote(
     tmp_path: Path, unique_prefix: str
 ) -> None:
     stored = person_vectors(7)
-    settings = VectorSettings(collection_prefix=unique_prefix, loaded_indexes_max=2)
+    # exact_max=0: every partition in Chroma, whose loaded indexes this is about.
+    settings = VectorSettings(collection_prefix=unique_prefix, loaded_indexes_max=2, exact_max=0)
     writer = make_vector_index(settings, tmp_path / "chroma")
     for person, vectors in stored.items():
         for i, vector in enumerate(vectors):  # one write each, as turns and memories arrive

@@ -39,17 +39,27 @@ XY = [1.0, 1.0, 0.0]
 Index = ChromaIndex | ProcessIndex
 
 
-@pytest.fixture(params=["embedded", "process", "http"])
+# Small enough that the 6,000-vector test below moves its partition from the exact store into Chroma.
+EXACT_MAX = 1000
+
+
+def make_index(kind: str, tmp_path: Path, prefix: str, request: pytest.FixtureRequest) -> Index:
+    """Return an index of one kind: embedded Chroma only, embedded with the exact store for small partitions
+    (in this process, or in the vector child process as the default runs it), or a Chroma server."""
+    if kind == "embedded":
+        return ChromaIndex.embedded(tmp_path / "chroma", prefix=prefix)
+    if kind == "exact":
+        return ChromaIndex.embedded(tmp_path / "chroma", prefix=prefix, exact_max=EXACT_MAX)
+    if kind == "process":
+        return ProcessIndex(tmp_path / "chroma", prefix=prefix, exact_max=EXACT_MAX)
+    server: ChromaProcess = request.getfixturevalue("chroma_server")
+    return ChromaIndex.http("127.0.0.1", server.port, prefix=prefix)
+
+
+@pytest.fixture(params=["embedded", "exact", "process", "http"])
 async def index(request: pytest.FixtureRequest, tmp_path: Path, unique_prefix: str) -> AsyncIterator[Index]:
     """Yield an index on each backend, under a collection prefix of its own."""
-    idx: Index
-    if request.param == "embedded":
-        idx = ChromaIndex.embedded(tmp_path / "chroma", prefix=unique_prefix)
-    elif request.param == "process":
-        idx = ProcessIndex(tmp_path / "chroma", prefix=unique_prefix)
-    else:
-        server: ChromaProcess = request.getfixturevalue("chroma_server")
-        idx = ChromaIndex.http("127.0.0.1", server.port, prefix=unique_prefix)
+    idx = make_index(request.param, tmp_path, unique_prefix, request)
     try:
         yield idx
     finally:
@@ -337,12 +347,7 @@ async def test_a_closed_index_refuses_work(index: Index) -> None:
 
 def _twin(index: Index, tmp_path: Path, request: pytest.FixtureRequest) -> Index:
     """Return a second index on the same store, as another process would have."""
-    if isinstance(index, ProcessIndex):
-        return ProcessIndex(tmp_path / "chroma", prefix=index.prefix)
-    if index.backend == "chroma-embedded":
-        return ChromaIndex.embedded(tmp_path / "chroma", prefix=index.prefix)
-    server: ChromaProcess = request.getfixturevalue("chroma_server")
-    return ChromaIndex.http("127.0.0.1", server.port, prefix=index.prefix)
+    return make_index(request.node.callspec.params["index"], tmp_path, index.prefix, request)
 
 
 # ---------------------------------------------------------------- failures and settings
