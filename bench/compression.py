@@ -64,6 +64,7 @@ from storage.compression import CompressionReport, extractive_summary
 from storage.config import CompressionSettings, SQLSettings, StorageSettings
 from storage.records import TurnRecord
 from storage.service import StorageService
+from storage.vectors.exact import FILE_NAME as EXACT_FILE
 
 log = logging.getLogger("bench.compression")
 
@@ -121,8 +122,10 @@ def offline_vacuum(data_dir: Path, chroma_dir: Path) -> tuple[Bytes | None, str]
 
     SQLite's VACUUM on the Kindred database, and Chroma's own ``chroma vacuum`` on its directory.
     """
-    with closing(sqlite3.connect(data_dir / "kindred.db")) as conn:
-        conn.execute("VACUUM")
+    for db in (data_dir / "kindred.db", chroma_dir / EXACT_FILE):
+        if db.exists():
+            with closing(sqlite3.connect(db)) as conn:
+                conn.execute("VACUUM")
     chroma = Path(sys.executable).with_name("chroma")
     if not chroma.exists():
         return None, "the chroma command is not installed beside this Python"
@@ -162,10 +165,11 @@ def measure_bytes(data_dir: Path, chroma_dir: Path) -> Bytes:
             continue
         size = path.stat().st_size
         out.vectors_disk += size
-        if path.name == "chroma.sqlite3":
+        if path.name in ("chroma.sqlite3", EXACT_FILE):
+            # Chroma's catalogue, and the exact store's small partitions (storage/vectors/exact.py).
             live = sqlite_live_bytes(path)
             out.vectors_live += live
-            out.vector_files["chroma.sqlite3 (live)"] = live
+            out.vector_files[f"{path.name} (live)"] = live
         else:
             out.vectors_live += size
             kind = path.name
