@@ -104,6 +104,18 @@ class _Buffer:
     since: float = 0.0
 
 
+def _lane(batch: list[Job], registry: ProcessorRegistry) -> str:
+    """Return what a batch must run in order with: its person's other jobs, or its batched type's batches."""
+    job = batch[0]
+    processor = registry.get(job.job_type)
+    if processor is not None and processor.batch:
+        return f"batch:{job.job_type}"
+    scope = job.payload.get("scope") if isinstance(job.payload, dict) else None
+    if isinstance(scope, dict) and scope.get("user_id") is not None:
+        return f"person:{scope.get('platform', 'discord')}:{scope['user_id']}"
+    return f"job:{job.id}"
+
+
 def worker_name() -> str:
     """Return a consumer name unique to this worker instance."""
     return f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(3)}"
@@ -130,7 +142,8 @@ class Worker:
         self._running = False
         self._grace = settings.stop_grace_s
         self._buffers: dict[str, _Buffer] = {}
-        self._inflight: list[Job] = []
+        # The batches running now, by id: several run at once (``queue.concurrency``).
+        self._inflight: dict[int, list[Job]] = {}
         self._waiting: list[Job] = []
         # Consecutive RetryLater per job type: the hold-back grows while a dependency stays down.
         self._outages: dict[str, int] = {}
@@ -185,7 +198,8 @@ class Worker:
     @property
     def held(self) -> list[Job]:
         """Return the jobs this worker holds a lease on (running or waiting to run)."""
-        return [*self._inflight, *self._waiting, *(j for b in self._buffers.values() for j in b.jobs)]
+        running = (j for batch in self._inflight.values() for j in batch)
+        return [*running, *self._waiting, *(j for b in self._buffers.values() for j in b.jobs)]
 
     # ------------------------------------------------------------ the loop
 
@@ -223,14 +237,37 @@ class Worker:
                 buffer.jobs.append(job)
             if self._stop.is_set():
                 return
-            due = self._due_batches(now, full=room <= 0)
-            for index, batch in enumerate(due):
-                # Batches queued behind this one keep their leases renewed (and are handed back on stop).
-                self._waiting = [j for later in due[index + 1 :] for j in later]
-                await self._run_batch(batch)
-                if self._stop.is_set():
-                    return
-            self._waiting = []
+            await self._run_due(self._due_batches(now, full=room <= 0))
+            if self._stop.is_set():
+                return
+
+    async def _run_due(self, due: list[list[Job]]) -> None:
+        """Run the due batches, up to ``queue.concurrency`` at once, and return when all have run.
+
+        A reflection job spends most of its time waiting for the model, so one at a time capped reflection
+        at about one turn a second. One person's jobs still run one after another, in order (two of their
+        facts are never weighed against each other at the same moment), and so do one batched type's batches.
+        Batches not started yet keep their leases renewed, and are handed back on stop.
+        """
+        lanes: dict[str, list[list[Job]]] = {}
+        for batch in due:
+            lanes.setdefault(_lane(batch, self.registry), []).append(batch)
+        self._waiting = [j for batch in due for j in batch]
+        slots = asyncio.Semaphore(self.settings.concurrency)
+
+        async def run_lane(batches: list[list[Job]]) -> None:
+            for batch in batches:
+                async with slots:
+                    if self._stop.is_set():
+                        return
+                    started = {id(job) for job in batch}
+                    self._waiting = [j for j in self._waiting if id(j) not in started]
+                    await self._run_batch(batch)
+
+        # A task group: a crash in one lane cancels the others, as it ended the single loop before.
+        async with asyncio.TaskGroup() as group:
+            for batches in lanes.values():
+                group.create_task(run_lane(batches))
 
     def _until_due(self) -> float:
         """Return the seconds until the oldest filling batch is due (0 when one is due or urgent)."""
@@ -274,7 +311,7 @@ class Worker:
         return jobs
 
     async def _run_batch(self, jobs: list[Job]) -> None:
-        self._inflight = jobs
+        self._inflight[id(jobs)] = jobs
         task = asyncio.create_task(self._execute(jobs))
         try:
             stopping = asyncio.create_task(self._stop.wait())
@@ -302,7 +339,7 @@ class Worker:
             task.cancel()
             raise
         finally:
-            self._inflight = []
+            self._inflight.pop(id(jobs), None)
 
     async def _execute(self, jobs: list[Job]) -> None:
         job_type = jobs[0].job_type

@@ -81,6 +81,9 @@ class QueueSettings(Section):
     # How long a claimed job stays reserved; a live worker renews it, so only a dead one lets it lapse.
     lease_s: float = Field(default=60.0, gt=0)
     batch_max_size: int = Field(default=256, ge=1)
+    # Batches a worker runs at once (different people's jobs; one person's run in order). Reflection jobs
+    # mostly wait for the model, so this is how many model calls reflection keeps in flight.
+    concurrency: int = Field(default=8, ge=1)
     batch_max_wait_s: float = Field(default=0.05, ge=0)
     # Finished jobs are kept this long: they answer duplicate enqueues and the throughput figures.
     done_retention_s: float = Field(default=86_400.0, ge=0)

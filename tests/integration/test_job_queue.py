@@ -462,6 +462,89 @@ async def test_graceful_stop_lets_a_short_job_finish(env: Env) -> None:
     assert [r.status for r in await env.rows()] == ["done"]
 
 
+# ---------------------------------------------------------------- running several at once
+
+
+class Overlaps:
+    """A processor that records which jobs were running at the same time, per person in the payload."""
+
+    def __init__(self, delay_s: float) -> None:
+        self.delay_s = delay_s
+        self.running: set[int] = set()
+        self.most_at_once = 0
+        self.order: list[tuple[str, int]] = []
+        self.overlapping_one_person: list[tuple[int, int]] = []
+        self.started = asyncio.Event()
+
+    def registry(self) -> ProcessorRegistry:
+        registry = ProcessorRegistry()
+
+        async def handle(jobs: list[Job]) -> None:
+            (job,) = jobs
+            person = job.payload["scope"]["user_id"]
+            self.started.set()
+            same = [other for other in self.running if self.person.get(other) == person]
+            self.overlapping_one_person += [(other, job.id) for other in same]
+            self.person[job.id] = person
+            self.running.add(job.id)
+            self.most_at_once = max(self.most_at_once, len(self.running))
+            self.order.append((person, job.id))
+            try:
+                await asyncio.sleep(self.delay_s)
+            finally:
+                self.running.discard(job.id)
+
+        self.person: dict[int, str] = {}
+        registry.register("test", handle)
+        return registry
+
+
+def person_job(user_id: str) -> dict[str, Any]:
+    return {"scope": {"user_id": user_id, "platform": "discord"}}
+
+
+async def test_different_peoples_jobs_run_at_once_and_one_persons_in_order(sql_env: Env) -> None:
+    queue = sql_env.queue(concurrency=8)
+    for key, person in [("a1", "alice"), ("b1", "bob"), ("a2", "alice"), ("c1", "carol"), ("a3", "alice")]:
+        await queue.enqueue("test", key, person_job(person))
+    overlaps = Overlaps(delay_s=0.4)
+    sql_env.worker(queue, overlaps.registry(), "w1")
+
+    await until(lambda: all_done(sql_env, 5), "all five jobs done")
+
+    assert overlaps.most_at_once == 3  # Alice, Bob and Carol at once
+    assert overlaps.overlapping_one_person == []
+    alices = [job_id for person, job_id in overlaps.order if person == "alice"]
+    assert alices == sorted(alices)  # in the order they were enqueued
+
+
+async def test_concurrency_one_runs_one_job_at_a_time(sql_env: Env) -> None:
+    queue = sql_env.queue(concurrency=1)
+    for person in ("alice", "bob", "carol"):
+        await queue.enqueue("test", person, person_job(person))
+    overlaps = Overlaps(delay_s=0.1)
+    sql_env.worker(queue, overlaps.registry(), "w1")
+
+    await until(lambda: all_done(sql_env, 3), "all three jobs done")
+
+    assert overlaps.most_at_once == 1
+
+
+async def test_stop_hands_back_the_running_jobs_and_those_not_started(sql_env: Env) -> None:
+    queue = sql_env.queue(concurrency=2)
+    for person in ("alice", "bob", "carol", "dave"):
+        await queue.enqueue("test", person, person_job(person))
+    overlaps = Overlaps(delay_s=3600)
+    worker = sql_env.worker(queue, overlaps.registry(), "w1")
+    await asyncio.wait_for(overlaps.started.wait(), DEADLINE_S)
+
+    await worker.stop(grace_s=0.1)
+
+    assert overlaps.most_at_once == 2
+    rows = await sql_env.rows()
+    assert [(r.status, r.locked_by, r.attempts) for r in rows] == [("pending", None, 0)] * 4
+
+
 # ---------------------------------------------------------------- Redis outages
 
 
