@@ -3,7 +3,9 @@
 The full-text structures are made by migrations 0005 and 0010 and live outside the ORM models:
 - SQLite: external-content FTS5 tables ``turns_fts`` and ``memories_fts`` (porter stemming over unicode61
   with diacritics removed) kept in sync with ``turns`` and ``memories`` by triggers. Only person-authored
-  turns (role ``user``) are indexed, since recall only returns those.
+  turns (role ``user``) are indexed, since recall only returns those. Besides ``speaker`` and ``text`` they
+  index whose each row is (``user_id``; turns also ``scope_id``, their place), so a search seeks through
+  the asking person's rows only (migration 0011 says why).
 - PostgreSQL: a stored generated column ``search_document`` on both tables holding
   ``to_tsvector('english', speaker || ' ' || text)`` (person-authored turns only), with GIN indexes over it.
   Stored rather than an expression index: ranking reads every match's document, and recomputing it from the
@@ -86,7 +88,10 @@ def search_turns(
     """Return the visible person-authored turns matching any token, best first."""
     if dialect == "sqlite":
         condition = f"t.role = 'user' AND {_turn_visibility(v, 't')}"
-        return _run_capped(conn, "turns_fts", "turns t", condition, tokens, v, limit)
+        owners = f"user_id : {int(v.user_id)}"
+        if v.channel_scope_id is not None:
+            owners = f"({owners} OR scope_id : {int(v.channel_scope_id)})"
+        return _run_capped(conn, "turns_fts", "turns t", condition, owners, tokens, v, limit)
     else:
         match = tsquery_text(list(tokens))
         if match is None:
@@ -106,7 +111,8 @@ def search_memories(
     """Return this person's current memories (and superseded ones with ``history``) matching any token."""
     mine = "m.user_id = :uid AND m.realm IN :realms" + ("" if history else " AND m.valid_to IS NULL")
     if dialect == "sqlite":
-        return _run_capped(conn, "memories_fts", "memories m", mine, tokens, v, limit)
+        owners = f"user_id : {int(v.user_id)}"
+        return _run_capped(conn, "memories_fts", "memories m", mine, owners, tokens, v, limit)
     else:
         match = tsquery_text(list(tokens))
         if match is None:
@@ -148,7 +154,8 @@ def _pool(fts: str, table: str, condition: str, match: str) -> str:
         f"WHERE {fts} MATCH :{match} AND {condition}"
     )
     newest = f"SELECT {fts}.rowid AS r {rows} ORDER BY {fts}.rowid DESC LIMIT :cap"
-    score = f"-bm25({fts}, {SPEAKER_WEIGHT}, 1.0)"
+    # Weights for speaker, text, then the owner columns (no weight: they only narrow the match).
+    score = f"-bm25({fts}, {SPEAKER_WEIGHT}, 1.0, 0.0, 0.0)"
     return f"SELECT {alias}.id AS id, {score} AS s {rows} AND {fts}.rowid >= (SELECT min(r) FROM ({newest}))"
 
 
@@ -157,6 +164,7 @@ def _run_capped(
     fts: str,
     table: str,
     condition: str,
+    owners: str,
     tokens: Sequence[str],
     v: Visibility,
     limit: int,
@@ -169,16 +177,20 @@ def _run_capped(
     phrases, so summing a row's one-word scores gives its score for the whole query (exact for rows in the
     every-word pool, which take that score); a rare word's pool holds all its matches, so only the oldest
     matches of words common in this person's history are left out.
+
+    ``owners`` is an FTS5 expression over the owner columns (``user_id : 42``): every MATCH is that AND the
+    words, which are looked for in ``speaker`` and ``text`` only, so a number among them never matches an id.
+    ``condition`` still applies the whole visibility in SQL.
     """
     terms = [m for m in (fts5_match([t]) for t in tokens) if m is not None]
     if not terms:
         return []
-    params: dict[str, object] = {f"t{i}": m for i, m in enumerate(terms)}
+    params: dict[str, object] = {f"t{i}": _owned(owners, m) for i, m in enumerate(terms)}
     pools = [f"p{i} AS MATERIALIZED ({_pool(fts, table, condition, f't{i}')})" for i in range(len(terms))]
     by_word = " UNION ALL ".join(f"SELECT id, s FROM p{i}" for i in range(len(terms)))
     scored = f"SELECT id, sum(s) AS s FROM ({by_word}) GROUP BY id"
     if len(terms) > 1:
-        params["every"] = " AND ".join(f"({m})" for m in terms)
+        params["every"] = _owned(owners, " AND ".join(f"({m})" for m in terms))
         pools.append(f"p_every AS MATERIALIZED ({_pool(fts, table, condition, 'every')})")
         scored = f"SELECT id, max(s) AS s FROM ({scored} UNION ALL SELECT id, s FROM p_every) GROUP BY id"
     # MATERIALIZED: bm25() only works in a query over its own FTS5 table, not after flattening into a union.
@@ -188,3 +200,7 @@ def _run_capped(
         params.pop("sid")
     found = conn.execute(_statement(sql), params)
     return [LexicalHit(int(i), float(s)) for i, s in found.all()]
+
+
+def _owned(owners: str, words: str) -> str:
+    return f"{owners} AND {{speaker text}} : ({words})"

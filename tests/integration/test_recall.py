@@ -10,6 +10,7 @@ from sqlalchemy import delete, text
 
 from bot.pipeline.context import RecallProvider
 from bot.pipeline.message import TurnInput
+from storage.recall.lexical import Visibility, search_turns
 from storage.scope import Scope
 from storage.service import StorageService
 from storage.sql.models import Turn, User
@@ -214,6 +215,30 @@ async def test_full_text_index_follows_deletes_and_cascades(tmp_path: Path) -> N
             await conn.execute(delete(User).where(User.external_id == "alice"))  # cascades to the turns
             assert await conn.scalar(text("SELECT count(*) FROM turns")) == 0
             assert await conn.scalar(text("SELECT count(*) FROM turns_fts WHERE turns_fts MATCH 'bees'")) == 0
+    finally:
+        await storage.close()
+
+
+async def test_the_full_text_index_knows_whose_rows_they_are_and_ids_never_match_words(
+    tmp_path: Path,
+) -> None:
+    settings = storage_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'k.db'}")
+    storage = await StorageService.open(settings, vectors=_DownIndex())  # type: ignore[arg-type]
+    try:
+        await storage.record_turn(BOB, "user", "the kite flew", speaker="Bob")
+        mine = await storage.record_turn(ALICE, "user", "the kite flew", speaker="Alice")
+        async with storage.engine.connect() as conn:
+            alice_id = await conn.scalar(text("SELECT user_id FROM turns WHERE id = :i"), {"i": mine.id})
+            owned = "SELECT rowid FROM turns_fts WHERE turns_fts MATCH :q"
+            assert (await conn.execute(text(owned), {"q": f"user_id : {alice_id} AND kite"})).all() == [
+                (mine.id,)
+            ]
+            # Her id as a word of the query finds none of her turns through the id column.
+            realm = await conn.scalar(text("SELECT realm FROM turns WHERE id = :i"), {"i": mine.id})
+            seen = Visibility(int(alice_id), (str(realm),))
+            assert await conn.run_sync(lambda c: search_turns(c, "sqlite", seen, ["kite"], 10)) != []
+            assert await conn.run_sync(lambda c: search_turns(c, "sqlite", seen, [str(alice_id)], 10)) == []
+        assert [r.id for r in await storage.search(ALICE, "kite", kinds=("turn",), now=NOW)] == [mine.id]
     finally:
         await storage.close()
 
