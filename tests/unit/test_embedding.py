@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from tokenizers.pre_tokenizers import Whitespace
 
 from storage.config import EmbeddingSettings
 from storage.embedding import EmbeddingError, Model2VecEmbedder, OpenAIEmbedder, make_embedder
-from storage.embedding.model2vec import BUILTIN_DIR, builtin_fingerprint
+from storage.embedding.model2vec import BUILTIN_DIR, INLINE_MAX_CHARS, builtin_fingerprint
 from tests.conftest import free_port
 from tests.fakes.openai_api import FakeOpenAI, embed_text
 
@@ -446,3 +447,22 @@ def test_make_embedder_builds_an_openai_embedder_from_settings() -> None:
 def test_make_embedder_refuses_openai_with_the_builtin_model_name() -> None:
     with pytest.raises(EmbeddingError, match=r"embedding\.model"):
         make_embedder(EmbeddingSettings(provider="openai"))
+
+
+async def test_model2vec_encodes_short_input_on_the_loop_and_long_input_on_a_thread(
+    tiny: Model2VecEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads: list[int] = []
+    encode = tiny._encode
+
+    def recording(texts: list[str]) -> np.ndarray:
+        threads.append(threading.get_ident())
+        return encode(texts)
+
+    monkeypatch.setattr(tiny, "_encode", recording)
+    short = await tiny.embed(["hello world"])
+    long = await tiny.embed(["hello world " * (INLINE_MAX_CHARS // 12 + 1)])
+
+    assert threads[0] == threading.get_ident() != threads[1]
+    assert short.shape == long.shape == (1, tiny.dimension)
+    assert np.allclose(short, encode(["hello world"]))
