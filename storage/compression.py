@@ -459,6 +459,10 @@ class MemoryTiers:
             for j in order.tolist()
         ]
 
+    async def load_cold_set(self, user_id: int, realms: Sequence[str], dimension: int) -> None:
+        """Read this person's cold set into the cache now, if it is not there (recall prefetches it)."""
+        await self._cold_set(user_id, realms, dimension)
+
     async def _cold_set(self, user_id: int, realms: Sequence[str], dimension: int) -> _ColdSet:
         key = (user_id, tuple(sorted(realms)))
         cached = self.cache.get(key)
