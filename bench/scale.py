@@ -417,7 +417,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     """Grow the store along the ladder, measuring each step; then time bot start-up."""
     steps: list[Step] = args.ladder
     report: dict[str, Any] = {"machine": machine_info(), "ladder": [str(s) for s in steps], "steps": []}
-    tmp = Path(tempfile.mkdtemp(prefix="kindred-scale-"))
+    tmp = args.store or Path(tempfile.mkdtemp(prefix="kindred-scale-"))
+    tmp.mkdir(parents=True, exist_ok=True)
     try:
         if args.starts > 0:
             report["empty_start"] = await measure_in_child(tmp / "empty", 1, 1, 1) | {
@@ -472,7 +473,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if args.store is None:
+            shutil.rmtree(tmp, ignore_errors=True)
     return finish(report)
 
 
@@ -560,6 +562,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--cold-start-only",
         action="store_true",
         help="time only `bot run` starts (first starts and restarts)",
+    )
+    parser.add_argument(
+        "--store",
+        type=Path,
+        help="build the store here and keep it, to profile recall on it afterwards (default: a temporary "
+        "directory, removed at the end)",
     )
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # the child side
     parser.add_argument("--people", type=int, default=1, help=argparse.SUPPRESS)
