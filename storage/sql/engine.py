@@ -56,7 +56,19 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 # Statements that write (or open a savepoint, which would start a deferred transaction).
-_WRITES = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER|SAVEPOINT|WITH)\b", re.IGNORECASE)
+_WRITES = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER|SAVEPOINT)\b", re.IGNORECASE)
+# A statement with common table expressions writes only if one of its parts does. Recall's full-text search
+# is one read-only WITH ...: taking the write lock for it put every reply's recall in the queue behind the
+# background writers, and held every writer up while it ran.
+_CTE = re.compile(r"\s*WITH\b", re.IGNORECASE)
+_CTE_WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+
+
+def is_write(statement: str) -> bool:
+    """Return whether an SQL statement may write, so that it must hold SQLite's write lock."""
+    if _WRITES.match(statement):
+        return True
+    return bool(_CTE.match(statement) and _CTE_WRITES.search(statement))
 
 
 def _lock_before_write(
@@ -69,7 +81,7 @@ def _lock_before_write(
     # PostgreSQL's default READ COMMITTED gives too). Taking the lock at BEGIN made every read-only unit of
     # work (recall, settings, profiles) queue behind every writer and hold up every other one: on the reply
     # benchmark half a turn's time was spent waiting in BEGIN IMMEDIATE.
-    if not _WRITES.match(statement) or conn.connection.driver_connection.in_transaction:
+    if not is_write(statement) or conn.connection.driver_connection.in_transaction:
         return
     cursor.execute("BEGIN IMMEDIATE")
 

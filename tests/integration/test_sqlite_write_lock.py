@@ -1,0 +1,53 @@
+"""SQLite's write lock is taken by statements that write, and only by them (storage/sql/engine.py)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from storage.sql.engine import is_write, sqlite_listeners
+
+
+@pytest.mark.parametrize(
+    ("statement", "writes"),
+    [
+        ("INSERT INTO t VALUES (1)", True),
+        ("  update t SET a = 1", True),
+        ("DELETE FROM t", True),
+        ("SAVEPOINT sa_1", True),
+        ("CREATE TABLE u (a)", True),
+        ("SELECT a FROM t", False),
+        ("WITH p AS MATERIALIZED (SELECT a FROM t) SELECT a FROM p", False),
+        ("WITH p AS (SELECT id, updated_at FROM t) SELECT id FROM p", False),  # a column name is no write
+        ("WITH due AS (SELECT id FROM t) UPDATE t SET a = 1 WHERE id IN (SELECT id FROM due)", True),
+        ("with x as (select 1) insert into t select * from x", True),
+    ],
+)
+def test_what_counts_as_a_write(statement: str, writes: bool) -> None:
+    assert is_write(statement) is writes
+
+
+def test_a_read_with_common_table_expressions_runs_while_another_connection_writes(tmp_path: Path) -> None:
+    path = tmp_path / "k.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA journal_mode=WAL")
+    holder.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER)")
+    holder.execute("INSERT INTO t (a) VALUES (1)")
+    engine = create_engine(f"sqlite:///{path}")
+    sqlite_listeners(engine)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # another writer holds the lock, as the background worker may
+        holder.execute("INSERT INTO t (a) VALUES (2)")
+        with engine.connect() as conn:
+            found = conn.execute(
+                text("WITH p AS MATERIALIZED (SELECT a FROM t) SELECT sum(a) FROM p")
+            ).scalar()
+            assert found == 1  # the committed row only, read without waiting for the writer
+            assert not conn.connection.driver_connection.in_transaction
+        holder.execute("COMMIT")
+    finally:
+        engine.dispose()
+        holder.close()
