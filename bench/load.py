@@ -12,7 +12,8 @@ Reported: throughput, Kindred's reply overhead (``total_ms - llm_ms`` of every t
 ``kindred_reply_overhead_seconds``) p50/p99, event-loop lag (how late a 10 ms sleep wakes), RSS of this
 process and its vector store's process, queue depth and lag (age of the oldest waiting reflection job)
 and turns lost: every message must have its turn in SQL and a reply delivered to Discord, and the
-expected count is zero.
+expected count is zero. Every person's first turn is an unmeasured warm-up; measuring starts once the
+reflection those first turns queued has run (``--no-settle``: at once, with it still running).
 
 Run::
 
@@ -256,6 +257,8 @@ async def _drive(conn: Connection, people: int, turns: int, latency: str, think:
             )
         )
         conn.send({"warmed": len(out["sent"]), "ids": [m for _, m in out["sent"]]})
+        if await asyncio.to_thread(conn.recv) != "measure":
+            return
         out["e2e_ms"].clear()
         share = [turns // people + (1 if i < turns % people else 0) for i in range(people)]
         begun = time.perf_counter()
@@ -409,7 +412,7 @@ async def lost_turns(app: Kindred, sent: Sequence[Sequence[str]]) -> list[str]:
 
 
 async def one_run(
-    backend: Backend, people: int, turns: int, latency: Latency, think: Latency
+    backend: Backend, people: int, turns: int, latency: Latency, think: Latency, settle: bool = True
 ) -> dict[str, Any]:
     """Start the people and the bot, let them talk, and return what was measured."""
     ctx = multiprocessing.get_context("spawn")
@@ -435,7 +438,15 @@ async def one_run(
             async with running_bot(app, ports["discord_port"]):
                 ours.send("go")
                 warmed: dict[str, Any] = await asyncio.to_thread(ours.recv)
-                progress(f"warm-up: {warmed['warmed']} first turns answered; measuring")
+                progress(f"warm-up: {warmed['warmed']} first turns answered")
+                if settle:
+                    # Steady state: the 200 first turns arrive at once, and their reflection would otherwise
+                    # still be running while the first measured turns arrive (the first 10 s of a short run).
+                    settle_begun = time.perf_counter()
+                    await app._settle_queue(120)
+                    progress(f"warm-up reflection done in {time.perf_counter() - settle_begun:.1f} s")
+                ours.send("measure")
+                progress("measuring")
                 watch.reset()
                 watch.warmup_ids.update(warmed["ids"])
                 gc.collect()
@@ -584,6 +595,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "turns": args.turns,
         "llm_latency_ms": str(args.llm_latency_ms),
         "think_ms": str(args.think_ms),
+        "warmup_settled": args.settle,
         "sql_pool": args.sql_pool,
         "runs": [],
     }
@@ -600,7 +612,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         update={"pool_size": args.sql_pool, "max_overflow": args.sql_pool}
                     )
                     backend.storage = backend.storage.model_copy(update={"sql": sql})
-                row = await one_run(backend, args.people, args.turns, args.llm_latency_ms, args.think_ms)
+                row = await one_run(
+                    backend, args.people, args.turns, args.llm_latency_ms, args.think_ms, args.settle
+                )
                 progress(
                     f"run {n + 1}: {row['throughput_turns_per_s']} turns/s, overhead p99 "
                     f"{row['overhead']['p99_ms']} ms, lost {row['lost']}"
@@ -638,6 +652,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="PostgreSQL pool_size and max_overflow for this run (server only; default: the config's)",
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs to take the median of (default 1)")
+    parser.add_argument(
+        "--no-settle",
+        dest="settle",
+        action="store_false",
+        help="start measuring as soon as the warm-up turns are answered, while their reflection still runs "
+        "(default: wait for it, up to 120 s)",
+    )
     args = parser.parse_args(argv)
     if args.people < 1 or args.turns < args.people:
         parser.error("--people must be at least 1 and --turns at least --people")
