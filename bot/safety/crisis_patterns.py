@@ -351,7 +351,10 @@ FIGURATIVE: list[str] = [
     r"embarrassment|shame|cringe|boredom|cuteness|jealousy|envy|thirst|hunger|excitement|happiness|"
     r"anticipation|curiosity|secondhand embarrassment)\b",
     r"\b(?:dying|died|dead) (?:laughing|lol|lmao|😂|🤣|💀)",
-    r"\b(?:i'?m|im|i am|literally|i'?m literally) (?:dead|deceased|dying|ded)(?: (?:lol|lmao|lmfao|😂|🤣|💀|"
+    # Not after "once" or "when": "won't need them once i'm dead" is about the future, not a laugh.
+    r"\b(?<!once )(?<!when )(?<!by the time )(?:i'?m|im|i am|literally|i'?m literally) (?:dead|deceased|"
+    r"dying|"
+    r"ded)(?: (?:lol|lmao|lmfao|😂|🤣|💀|"
     r"rn|bro))?\b(?! inside)",
     r"\bkill(?:ing|ed|s)? (?:it|that|them|the game|this set|time)\b",
     r"\b(?:is|are|was|it'?s|its|this|they'?re|you'?re|u r) (?:literally )?(?:killing|kills|gonna kill|"
