@@ -1,6 +1,6 @@
-"""Families the rules learnt from held-out v8's misses, written here in other words than v8's own messages:
-the rules alone (no model) must fire on them, and must stay quiet on the third-person and news talk that
-v8 showed firing."""
+"""Families the rules learnt from held-out v8's misses and from the training corpus, written here in other
+words than their own messages: the rules alone (no model) must fire on them, and must stay quiet on the
+third-person and news talk and the everyday lines near them."""
 
 from __future__ import annotations
 
@@ -61,13 +61,40 @@ NOT_A_CRISIS = [
 ]
 
 
-@pytest.mark.parametrize(("locale", "text"), FAMILIES)
-def test_the_v8_families_fire_on_the_rules_alone(locale: str, text: str) -> None:
+# Families from the training corpus (another author), in other words than the corpus's own messages.
+CORPUS_FAMILIES = [
+    ("en", "honestly i won't be around after this week"),
+    ("en", "you can have my headphones, i won't need them"),
+    ("en", "if anyone reads this i'll be gone by then"),
+    ("en", "would twenty of these be enough to die"),
+    ("en", "so tired of being alive"),
+    ("es", "no pienso estar aquí para la boda de mi prima"),
+    ("es", "estoy cansada de vivir"),
+    ("fr", "l'an prochain je serai nulle part"),
+    ("fr", "je veux plus être en vie"),
+    ("de", "ich hoffe ich wache morgen nicht mehr auf"),
+    ("de", "nächsten monat bin ich nicht mehr da"),
+    ("pt", "não pretendo estar aqui no ano novo"),
+    ("pt", "cansado de existir"),
+]
+
+CORPUS_NOT_A_CRISIS = [
+    ("en", "we picked a date for the wedding"),
+    ("en", "so proud of myself for finishing the run"),
+    ("de", "kann jemand meine blumen gießen wenn ich weg bin"),
+    ("en", "i won't be around this weekend, camping trip"),
+    ("pt", "não vou estar aqui no fim de semana, vou acampar"),
+    ("fr", "je compte pas être là ce soir, désolé"),
+]
+
+
+@pytest.mark.parametrize(("locale", "text"), FAMILIES + CORPUS_FAMILIES)
+def test_the_v8_and_corpus_families_fire_on_the_rules_alone(locale: str, text: str) -> None:
     hits = rule_hits(prepare(text))
     assert hits, text
     assert locale in {lang for lang, _ in hits}
 
 
-@pytest.mark.parametrize(("locale", "text"), NOT_A_CRISIS)
+@pytest.mark.parametrize(("locale", "text"), NOT_A_CRISIS + CORPUS_NOT_A_CRISIS)
 def test_third_person_and_news_talk_does_not_fire_on_the_rules_alone(locale: str, text: str) -> None:
     assert not rule_hits(prepare(text)), (locale, text)
