@@ -11,8 +11,10 @@ ordinary chat is nearly absent from it, and a model trained on it alone learns t
 first-person line ("i just woke up", "i want to be by myself") is a crisis. The messages of
 bench/data/emotion_dev.tsv (everyday chat in English, none of them a crisis) and of
 bench/data/crisis_contrast.tsv (everyday lines in all five languages that use the crisis messages'
-frames, "i want to ...", "myself", "tonight", "quiero ...") are therefore added as negatives. The held-out
-test files are never read.
+frames, "i want to ...", "myself", "tonight", "quiero ...") are therefore added as negatives. The training
+corpus (bench/data/crisis_train_pos.tsv and crisis_train_neg.tsv, written by another author: crisis
+messages, and figurative, sadness, neutral and everyday ones, in five languages) is added too, as one
+section of its own. The held-out test files are never read (a *_test.tsv argument is refused).
 
 The features are those of ``bot.safety.crisis_model`` (hashed character and word n-grams of the text as
 ``crisis.prepare`` leaves it); the model is an L2-regularised logistic regression. The weights, the hashing
