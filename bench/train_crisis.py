@@ -11,8 +11,10 @@ ordinary chat is nearly absent from it, and a model trained on it alone learns t
 first-person line ("i just woke up", "i want to be by myself") is a crisis. The messages of
 bench/data/emotion_dev.tsv (everyday chat in English, none of them a crisis) and of
 bench/data/crisis_contrast.tsv (everyday lines in all five languages that use the crisis messages'
-frames, "i want to ...", "myself", "tonight", "quiero ...") are therefore added as negatives. The held-out
-test files are never read.
+frames, "i want to ...", "myself", "tonight", "quiero ...") are therefore added as negatives. The training
+corpus (bench/data/crisis_train_pos.tsv and crisis_train_neg.tsv, written by another author: crisis
+messages, and figurative, sadness, neutral and everyday ones, in five languages) is added too, as one
+section of its own. The held-out test files are never read (a *_test.tsv argument is refused).
 
 The features are those of ``bot.safety.crisis_model`` (hashed character and word n-grams of the text as
 ``crisis.prepare`` leaves it); the model is an L2-regularised logistic regression. The weights, the hashing
@@ -23,12 +25,14 @@ used to choose the thresholds (each choice must hold in both):
 
 - grouped k-fold: rows whose prepared texts are near-duplicates (cosine >= 0.65 over the same features,
   joined transitively) form one group, and a group never straddles two folds;
-- leave one section out: the crisis file is the concatenation of earlier held-out sets (v1 to v7) and
-  probes, each written fresh; holding out a whole section is closest to meeting new phrasings.
+- leave one section out: the crisis file is the concatenation of earlier held-out sets (v1 to v8) and
+  probes, each written fresh; holding out a whole section is closest to meeting new phrasings. Its
+  figures are also printed per section.
 
 Recall and false positives are those of bench/crisis.py (crisis file only); "chat fp" counts false alarms
-on the everyday messages. Caveat: the rules were tuned on every crisis row, so their numbers are in-sample
-(except on v7: the rules have not changed since v7 was measured). The model's numbers are out of fold.
+on the everyday messages. Caveat: the rules were tuned on the crisis rows, so their numbers are in-sample
+(the last section, v8, was measured before the rules were broadened on its misses, so from then on the
+rules' figures there are in-sample too). The model's numbers are out of fold.
 """
 
 # ruff: noqa: E402
@@ -44,6 +48,7 @@ if str(_ROOT) not in sys.path:
     sys.path.insert(0, str(_ROOT))
 
 import argparse
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
@@ -56,21 +61,29 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold
 
 from bench.labelled import DATA_DIR, read_rows, table
-from bot.safety.crisis import combined_verdict, keyword_only, prepare, rule_hits
+from bot.safety.crisis import combined_verdict, prepare, rule_hits, vetoable
 from bot.safety.crisis_model import Hashing, feature_buckets, feature_scale, model_path
 
 SEED = 20261121
+# The features the model is trained on (stored with the weights): word pairs up to three apart and 5-letter
+# stems beside the n-grams raised the held-out AUC a little on every section (leave one section out).
+HASHING = Hashing(skip_window=3, stem=5)
 FOLDS = 5
 C = 32.0  # inverse L2 strength: 16 to 64 cross-validated alike (ROC AUC within 0.002), 4 was worse
 NEAR_DUPLICATE = 0.65  # cosine at or above which two messages count as one family
 # The check's thresholds are chosen on both cross-validations (``choose_thresholds``), so that retraining
 # re-chooses them the same way instead of keeping numbers fitted to other weights.
-VETO_RECALL_COST = 0.0  # the keyword veto may not cost the rules any recall on the development set
+VETO_RECALL_COST = 0.0  # the bare-word veto may not cost the rules any recall on the development data
+# The model firing alone may add false alarms on at most this share of the negatives (each pool, each
+# cross-validation). Until v8 it had to add none beyond what the veto removed; that left it firing only
+# above 0.995 once the corpus was added, i.e. never.
+FIRE_FALSE_ALARMS = 0.005
 FIRE_GRID = tuple(round(0.5 + 0.005 * i, 3) for i in range(100))  # 0.5 to 0.995
 VETO_GRID = tuple(round(0.05 * i, 2) for i in range(11))  # 0 (no veto) to 0.5
 
 CHAT = "chat"  # the category given to the everyday messages (emotion set and contrast file)
 CONTRAST = DATA_DIR / "crisis_contrast.tsv"
+CORPUS = (DATA_DIR / "crisis_train_pos.tsv", DATA_DIR / "crisis_train_neg.tsv")
 
 Matrix: TypeAlias = sp.csr_matrix
 Floats: TypeAlias = npt.NDArray[np.float64]
@@ -103,12 +116,41 @@ def read_examples(path: Path) -> list[Example]:
     return examples
 
 
+def section_names(path: Path) -> list[str]:
+    """Return a short name per section of a crisis TSV file ("v1", "probes", ...; section 0 is "base")."""
+    names = ["base"]
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# ---"):
+            found = re.search(r"held-out set (v\d+)", line)
+            names.append(found.group(1) if found else ("probes" if "probe" in line else f"s{len(names)}"))
+    return names
+
+
 def read_chat(emotion_path: Path, contrast_path: Path) -> list[Example]:
     """Read the everyday messages used as extra negatives (section -1): the emotion development set's
     (English, first column a label) and the hand-written contrast file's (first column a language)."""
     emotion = [Example("en", CHAT, prepare(text), -1) for _, text in read_rows(emotion_path, 2)]
     contrast = [Example(lang, CHAT, prepare(text), -1) for lang, text in read_rows(contrast_path, 2)]
     return emotion + contrast
+
+
+def read_corpus(paths: Sequence[Path], section: int, seen: set[str]) -> list[Example]:
+    """Read the training corpus (language, category, message; written by another author than the crisis
+    sets): crisis rows are positives; its everyday rows count as chat; figurative, sadness and neutral rows
+    as the crisis set's kind of negatives. All of it is one section, so leave-one-section-out holds it out
+    whole. Rows whose prepared text the crisis set already has are skipped (no row on both sides of a
+    fold)."""
+    examples = []
+    for path in paths:
+        for language, category, text in read_rows(path, 3):
+            prepared = prepare(text)
+            if prepared in seen:
+                continue
+            seen.add(prepared)
+            examples.append(
+                Example(language, CHAT if category == "everyday" else category, prepared, section)
+            )
+    return examples
 
 
 def features(texts: Sequence[str], hashing: Hashing) -> Matrix:
@@ -157,7 +199,8 @@ def out_of_fold(x: Matrix, y: npt.NDArray[np.int_], splits: Sequence[Split]) -> 
 
 @dataclass(frozen=True)
 class RuleVerdicts:
-    """What the rules say about every row: whether they fire, and whether only the bare keyword did."""
+    """What the rules say about every row: whether they fire, and whether the model may clear them
+    (``crisis.vetoable``: only bare-word rules fired, in a message of a few words or more)."""
 
     hit: Bools
     keyword_only: Bools
@@ -167,7 +210,8 @@ def rule_verdicts(examples: Sequence[Example]) -> RuleVerdicts:
     """Run the rules (alone) over every row."""
     hits = [rule_hits(e.prepared) for e in examples]
     return RuleVerdicts(
-        hit=np.array([bool(h) for h in hits]), keyword_only=np.array([keyword_only(h) for h in hits])
+        hit=np.array([bool(h) for h in hits]),
+        keyword_only=np.array([vetoable(h, e.prepared) for h, e in zip(hits, examples, strict=True)]),
     )
 
 
@@ -197,11 +241,11 @@ def rates(fired: Bools, y: npt.NDArray[np.int_]) -> tuple[float, float]:
 def choose_thresholds(
     rules: RuleVerdicts, cross_validations: Sequence[Floats], y: npt.NDArray[np.int_], chat: Bools
 ) -> Thresholds:
-    """Choose, on out-of-fold scores, the strongest keyword veto within its recall cost, then the lowest
-    firing threshold at which rules and model together raise no more false alarms than the rules alone,
-    on the crisis set's negatives and on everyday chat each; both must hold in every cross-validation.
-    Chat is counted apart because it is nearly everything the check reads: a rate that looks small there
-    is many false alarms a day."""
+    """Choose, on out-of-fold scores, the strongest bare-word veto within its recall cost, then the lowest
+    firing threshold at which the model firing alone adds false alarms on at most FIRE_FALSE_ALARMS of the
+    negatives, on the crisis sets' negatives and on everyday chat each, over the vetoed rules; both must
+    hold in every cross-validation. Chat is counted apart because it is nearly everything the check reads:
+    a rate that looks small there is many false alarms a day."""
     rules_recall, _ = rates(rules.hit, y)
     never = 1.0 + 1e-9  # a firing threshold no probability reaches
     veto_below = max(
@@ -215,7 +259,12 @@ def choose_thresholds(
 
     def no_more_false_alarms(scores: Floats, fire_at: float) -> bool:
         fired = combine(rules, scores, fire_at, veto_below)
-        return all(fired[pool & (y == 0)].sum() <= rules.hit[pool & (y == 0)].sum() for pool in (chat, ~chat))
+        vetoed = combine(rules, scores, never, veto_below)
+        return all(
+            fired[pool & (y == 0)].sum() - vetoed[pool & (y == 0)].sum()
+            <= FIRE_FALSE_ALARMS * (pool & (y == 0)).sum()
+            for pool in (chat, ~chat)
+        )
 
     fire_at = next(
         (t for t in FIRE_GRID if all(no_more_false_alarms(scores, t) for scores in cross_validations)),
@@ -264,6 +313,20 @@ def report(title: str, scored: Scored, chosen: Thresholds) -> None:
     print(table(["decision", "recall", "missed", "false pos", "false-pos rate", "chat fp"], rows))
 
 
+def report_sections(
+    scored: Scored, sections: npt.NDArray[np.int_], names: Sequence[str], chosen: Thresholds
+) -> None:
+    """Print, per held-out section, the rules alone and the chosen combination (out-of-fold model)."""
+    rows: list[list[object]] = []
+    for section in np.unique(sections[sections >= 0]):
+        part = scored.subset(sections == section)
+        combined = combine(part.rules, part.scores, chosen.fire_at, chosen.veto_below)
+        rules_row, both_row = part.row("", part.rules.hit), part.row("", combined)
+        rows.append([names[section], int(part.y.sum()), rules_row[1], rules_row[3], both_row[1], both_row[3]])
+    print("\nleave one section out, per section (rules alone; rules and model as chosen)")
+    print(table(["section", "crisis", "rules recall", "rules fp", "both recall", "both fp"], rows))
+
+
 def section_splits(sections: npt.NDArray[np.int_]) -> list[Split]:
     """Return one split per crisis-set section; the chat rows are dealt out over the splits at random."""
     crisis_sections = np.unique(sections[sections >= 0])
@@ -288,6 +351,8 @@ def save(
             char_min=np.int64(hashing.char_min),
             char_max=np.int64(hashing.char_max),
             word_max=np.int64(hashing.word_max),
+            skip_window=np.int64(hashing.skip_window),
+            stem=np.int64(hashing.stem),
             fire_at=np.float32(chosen.fire_at),
             veto_below=np.float32(chosen.veto_below),
         )
@@ -299,36 +364,60 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DATA_DIR / "crisis_dev.tsv", help="labelled crisis TSV")
     parser.add_argument("--chat", type=Path, default=DATA_DIR / "emotion_dev.tsv", help="everyday chat TSV")
     parser.add_argument("--contrast", type=Path, default=CONTRAST, help="hand-written everyday chat TSV")
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        nargs="*",
+        default=list(CORPUS),
+        help="training corpus TSVs (none: leave it out)",
+    )
     parser.add_argument("--out", type=Path, default=model_path(), help="where to write the weights")
     parser.add_argument("--no-save", action="store_true", help="print the numbers only")
     args = parser.parse_args()
+    for given in (args.data, args.chat, args.contrast, *args.corpus):
+        if given.resolve().name.endswith("_test.tsv"):
+            parser.error(f"{given}: a held-out test file is never read for training")
 
-    hashing = Hashing()
-    examples = read_examples(args.data) + read_chat(args.chat, args.contrast)
+    hashing = HASHING
+    examples = read_examples(args.data)
+    names = section_names(args.data)
+    corpus_section = len(names)
+    if args.corpus:
+        names.append("corpus")
+        examples += read_corpus(args.corpus, corpus_section, {e.prepared for e in examples})
+    examples += read_chat(args.chat, args.contrast)
     x = features([e.prepared for e in examples], hashing)
     y = np.array([int(e.category == "crisis") for e in examples])
     chat = np.array([e.category == CHAT for e in examples])
     rules = rule_verdicts(examples)
     groups = near_duplicate_groups(x)
+    sections = np.array([e.section for e in examples])
+    corpus = sections == corpus_section
     print(
-        f"{args.data.name}: {int((~chat).sum())} rows, {int(y.sum())} crisis; {args.chat.name} and "
-        f"{args.contrast.name}: {int(chat.sum())} chat rows; {len(set(groups))} near-duplicate groups "
-        f"(largest {np.bincount(groups).max()})"
+        f"{args.data.name}: {int((~chat & ~corpus).sum())} rows, {int(y[~corpus].sum())} crisis; corpus: "
+        f"{int(corpus.sum())} rows, {int(y[corpus].sum())} crisis, {int((chat & corpus).sum())} everyday; "
+        f"{args.chat.name} and {args.contrast.name}: {int((chat & ~corpus).sum())} chat rows; "
+        f"{len(set(groups))} near-duplicate groups (largest {np.bincount(groups).max()})"
     )
 
     folds = StratifiedGroupKFold(n_splits=FOLDS, shuffle=True, random_state=SEED)
     grouped = Scored(rules, out_of_fold(x, y, list(folds.split(x, y, groups))), y, chat)
-    sections = np.array([e.section for e in examples])
     by_section = Scored(rules, out_of_fold(x, y, section_splits(sections)), y, chat)
     chosen = choose_thresholds(rules, [grouped.scores, by_section.scores], y, chat)
 
-    report(f"{FOLDS}-fold cross-validation, near-duplicates grouped", grouped, chosen)
-    report("leave one section out (each earlier held-out set in turn)", by_section, chosen)
-    report(
-        "the last section only (held-out v7: unseen by the rules and, here, by the model)",
-        by_section.subset(sections == sections.max()),
-        chosen,
-    )
+    # The overall tables cover crisis_dev.tsv and the chat files, comparable with earlier rounds; the
+    # corpus has its own row per section and its own table.
+    report(f"{FOLDS}-fold cross-validation, near-duplicates grouped", grouped.subset(~corpus), chosen)
+    report("leave one section out (each earlier held-out set in turn)", by_section.subset(~corpus), chosen)
+    report_sections(by_section, sections, names, chosen)
+    v8 = names.index("v8") if "v8" in names else int(sections[~corpus].max())
+    report("held-out v8 only (here unseen by the model)", by_section.subset(sections == v8), chosen)
+    if corpus.any():
+        report(
+            "the training corpus only (another author; here unseen by the model)",
+            by_section.subset(corpus),
+            chosen,
+        )
 
     if not args.no_save:
         weights, bias = fit(x, y)

@@ -192,22 +192,35 @@ def rule_hits(prepared: str) -> list[tuple[str, str]]:
     return [(lang, name) for lang, name, pattern in signals if pattern.search(literal)]
 
 
-# The one rule that fires on a bare word ("suicide", "Suizid") whoever it is about; news and third-person
-# talk that no blank catches reach the check through it.
+# The rules that fire on a bare word whoever it is about: "suicide", "Suizid" (suicide_word) and
+# "self-harm", "overdose", "autolesión", "scarification", "Überdosis" (topic_word). News, school and
+# third-person talk that no blank catches reach the check through them, so the model may clear them.
 KEYWORD_RULE = "suicide_word"
+TOPIC_RULES = frozenset({KEYWORD_RULE, "topic_word"})
 
 
 def keyword_only(hits: Sequence[tuple[str, str]]) -> bool:
-    """Return whether rules fired and every one of them was the bare-keyword rule."""
-    return bool(hits) and all(name == KEYWORD_RULE for _, name in hits)
+    """Return whether rules fired and every one of them was a bare-word rule (``TOPIC_RULES``)."""
+    return bool(hits) and all(name in TOPIC_RULES for _, name in hits)
+
+
+# A message of only a few words that names suicide or self-harm ("suicide", "s.u.i.c.i.d.e", "overdose
+# tonight") has no context that would make it someone else's: the model may not clear it.
+VETO_MIN_WORDS = 4
+
+
+def vetoable(hits: Sequence[tuple[str, str]], prepared: str) -> bool:
+    """Return whether the model may clear the rules' verdict: only bare-word rules fired, in a message
+    long enough to be about something else."""
+    return keyword_only(hits) and len(prepared.split()) >= VETO_MIN_WORDS
 
 
 def combined_verdict(
     rules_hit: bool, only_keyword: bool, probability: float, fire_at: float, veto_below: float
 ) -> bool:
-    """Decide from the rules and the model: the rules, unless only the keyword fired on a text the model
-    finds very unlikely; or the model alone when it is confident. Thresholds come with the model
-    (``bench/train_crisis.py`` chose them by cross-validation)."""
+    """Decide from the rules and the model: the rules, unless only bare words fired (``vetoable``) on a
+    text the model finds very unlikely; or the model alone when it is confident. Thresholds come with the
+    model (``bench/train_crisis.py`` chose them by cross-validation)."""
     if rules_hit and not (only_keyword and probability < veto_below):
         return True
     return probability >= fire_at
@@ -215,8 +228,8 @@ def combined_verdict(
 
 def _rules_result(hits: list[tuple[str, str]], guessed: str | None) -> CrisisResult:
     hit_langs = [lang for lang, _ in hits]
-    # The English "suicid..." pattern matches the word in every language; the others name their language.
-    specific = [lang for lang, name in hits if name != KEYWORD_RULE or lang != "en"] or hit_langs
+    # The English bare words ("suicid...", "overdose") match in every language; the others name theirs.
+    specific = [lang for lang, name in hits if name not in TOPIC_RULES or lang != "en"] or hit_langs
     locale = guessed if guessed in hit_langs else specific[0]
     return CrisisResult(
         hit=True, locale=locale, signals=tuple(dict.fromkeys(f"{lang}.{name}" for lang, name in hits))
@@ -228,7 +241,7 @@ def check(text: str) -> CrisisResult:
     prepared = prepare(text)
     hits = rule_hits(prepared)
     guessed = detect_locale(prepared)
-    only_keyword = keyword_only(hits)
+    only_keyword = vetoable(hits, prepared)
     if hits and not only_keyword:
         return _rules_result(hits, guessed)  # the model can neither add to nor take from this verdict
     model = default_model()

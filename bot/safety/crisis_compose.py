@@ -90,12 +90,13 @@ LEXICONS: dict[str, Lexicon] = {
         desire=r"quiero|kero|quisiera|queria|deseo|desearia|necesito|prefiero|preferiria|pienso en|"
         r"estoy pensando en|pensando en|he pensado en|tengo ganas de|me dan ganas de|ganas de|"
         r"solo quiero|me gustaria|planeo|ojala pudiera|decidi|estoy list[oa] para|sueno con|"
-        r"merezco",
+        r"merezco|rezo para|espero",
         intent=r"voy a|iba a|intente|trate de|estoy por|estuve a punto de|a punto de",
         death=r"morir(?:me)?|estar muert[oa]|desaparecer(?: para siempre| de este mundo| y no volver|"
         r"(?= *$))|dejar de existir|no existir|no despertar(?:me)?|no volver a despertar(?:me)?|"
         r"nunca despertar|dormir(?:me)? (?:para siempre|y no despertar)|irme de este mundo|irme para siempre|"
-        r"dejar de vivir|no seguir viviendo|no vivir mas|acabar con todo|terminar con todo|"
+        r"dejar de vivir|no seguir viviendo|(?:ya )?no (?:estar|seguir) viv[oa]|no vivir mas|acabar con todo|"
+        r"terminar con todo|"
         r"que (?:todo )?(?:termine|se acabe|acabe)(?: todo)?(?= *$| ya| para siempre| de una vez)|"
         r"(?:pensar|pienso) en la muerte(?! de)|la muerte(?! de)",
         self_act=r"matarme|suicidarme|quitarme la vida|acabar con mi vida|terminar con mi vida|"
@@ -113,12 +114,13 @@ LEXICONS: dict[str, Lexicon] = {
     "fr": Lexicon(
         desire=r"veux|jveux|voudrais|voulais|aimerais|ai envie de|jai envie de|g envie de|envie de|"
         r"pense a|pense souvent a|songe a|compte|prefererais|souhaite|souhaiterais|ai besoin de|"
-        r"reve de|suis pret[e]? a|merite de",
+        r"reve de|suis pret[e]? a|merite de|ai envi de|envi de|prie pour|espere",
         intent=r"vais|jvais|vai|allais|ai essaye de|essaye de|suis sur le point de|ai failli",
         death=r"mourir|crever|etre mort[e]?|disparaitre(?: pour toujours| a jamais| de ce monde| pour de bon|"
         r" definitivement|"
         r"(?= *$))|ne plus (?:exister|etre la|vivre|me reveiller)|plus (?:exister|etre la|vivre|"
-        r"me reveiller)|ne jamais me reveiller|ne pas me reveiller|dormir pour toujours|"
+        r"me reveiller)|(?:ne )?plus etre (?:en vie|vivant[e]?)|ne jamais me reveiller|ne pas me reveiller|"
+        r"dormir pour toujours|"
         r"m'?endormir pour toujours|en finir(?! avec (?!(?:la vie|ma vie|tout|moi)\b))|partir pour toujours|"
         r"quitter ce monde|arreter de vivre",
         self_act=r"me tuer|me suicider|me pendre|me jeter (?:du|d'?un|sous|par|dans|d'?une)|"
@@ -142,7 +144,7 @@ LEXICONS: dict[str, Lexicon] = {
         r"wurde am liebsten|"
         r"plane|denke (?:(?:standig|oft|immer|viel|nur|jeden tag|nachts) )?(?:daran|dran|ans|an)|habe lust|"
         r"hab lust|sehne mich (?:danach|nach)|wollte|"
-        r"bin bereit|verdiene es",
+        r"bin bereit|verdiene es|hoffe",
         intent=r"werde|werd|versuche|versuchte|habe versucht",
         death=r"sterben|tot sein|nicht mehr (?:leben|aufwachen|existieren|(?:auf dieser welt |hier |da |"
         r"am leben )sein)|"
@@ -172,13 +174,14 @@ LEXICONS: dict[str, Lexicon] = {
         desire=r"quero|kero|queria|so quero|desejo|tenho vontade de|to com vontade de|estou com vontade de|"
         r"vontade de|da vontade de|(?:to|estou|tou) a ?fim de|penso em|pensando em|pensei em|preciso|prefiro|"
         r"preferia|"
-        r"gostaria de|planejo|decidi|mereco",
+        r"gostaria de|planejo|decidi|mereco|espero|rezo (?:pra|para)",
         intent=r"vou|vo|ia|tentei|tentar|estou prestes a|quase",
         death=r"morrer|morre(?= *$)|estar mort[oa]|(?:pensar|penso) na morte|a morte(?! d[eoa])|"
         r"sumir (?:para sempre|pra sempre|do mapa|de vez)|"
         r"desaparecer (?:para sempre|pra sempre)|deixar de existir|nao existir|nao acordar(?: mais)?|"
         r"nunca mais acordar|dormir (?:para sempre|pra sempre|e nao acordar)|"
-        r"ir embora (?:desse|deste) mundo|nao estar aqui|parar de viver|desistir de viver|"
+        r"ir embora (?:desse|deste) mundo|nao estar aqui|nao estar (?:mais )?viv[oa]|parar de viver|"
+        r"desistir de viver|"
         r"(?:sumir|desaparecer) e (?:nunca mais|nao) voltar(?: mais)?|que tudo (?:acabe|termine)(?= *$| logo|"
         r" de vez| de uma vez| para sempre| pra sempre)|"
         r"desistir da vida",

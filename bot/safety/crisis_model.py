@@ -14,6 +14,7 @@ run alone.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import zlib
@@ -38,6 +39,8 @@ class Hashing:
     char_min: int = 3  # character n-grams from char_min to char_max letters, within one padded word
     char_max: int = 5
     word_max: int = 2  # word n-grams from one word to word_max words
+    skip_window: int = 0  # also every pair of words at most this many apart, in order (0: none)
+    stem: int = 0  # also each word cut to its first ``stem`` letters, and bigrams of those (0: none)
 
 
 def _bucket(kind: str, piece: str, buckets: int) -> int:
@@ -66,6 +69,15 @@ def feature_buckets(prepared: str, hashing: Hashing) -> list[int]:
     for size in range(1, hashing.word_max + 1):
         for start in range(len(words) - size + 1):
             found.add(_bucket("w", " ".join(words[start : start + size]), hashing.buckets))
+    # Word pairs with up to skip_window - 1 words between them: "want ... die" whatever comes in between.
+    for gap in range(2, hashing.skip_window + 1):
+        for start in range(len(words) - gap):
+            found.add(_bucket("s", f"{words[start]} {words[start + gap]}", hashing.buckets))
+    if hashing.stem:
+        # Word stems carry a verb across its endings ("umbringe", "umbringen", "umbring").
+        stems = [word[: hashing.stem] for word in words]
+        found.update(_bucket("t", stem, hashing.buckets) for stem in stems)
+        found.update(_bucket("t", f"{a} {b}", hashing.buckets) for a, b in itertools.pairwise(stems))
     return sorted(found)
 
 
@@ -101,6 +113,9 @@ def load_model(path: Path) -> CrisisModel:
             char_min=int(data["char_min"]),
             char_max=int(data["char_max"]),
             word_max=int(data["word_max"]),
+            # Weights written before these features existed have neither key: they used none of them.
+            skip_window=int(data["skip_window"]) if "skip_window" in data.files else 0,
+            stem=int(data["stem"]) if "stem" in data.files else 0,
         )
         weights = np.asarray(data["weights"], dtype=np.float32)
         model = CrisisModel(

@@ -32,6 +32,13 @@ _LIFE = r"(?:life|lyfe|existence)"
 # (signal name, pattern). A signal name says which kind of cue fired; it is safe to log and count.
 SIGNALS: dict[str, list[tuple[str, str]]] = {
     "en": [
+        ("topic_word", r"\b(?:self[- ]?harm\w*|overdos\w*)"),
+        (
+            "suicide_self",
+            r"\b(?:i|i'?m|im|i am|been|feeling|feel|so) (?:so |really |very |kinda |always )?suicidal\b|"
+            r"\bsuicid\w* (?:\w+ ){0,3}(?:my mind|my head|the only (?:option|way|answer|choice))|"
+            r"\b(?:thinking|thought|think|thoughts) (?:about|of) (?:\w+ )?suicid\w*",
+        ),
         ("suicide_word", r"\b(?:suicid\w*|suicdal|sucidal|sewerslide|self[- ]?unalive)"),
         (
             "kill_self",
@@ -93,14 +100,17 @@ SIGNALS: dict[str, list[tuple[str, str]]] = {
             "self_harm",
             r"\b(?:(?:been|started|start|still|keep|kept|back to) cutting(?! (?:the|my hair|hair|back|"
             r"down|class|classes|it|in|out|off|costs|carbs|onions|vegetables|wood|grass|corners|ties))|"
-            r"cutting (?:myself )?again|self[- ]?harm\w*|sh relapse|relapsed on sh|cut(?:ing)? (?:myself|"
+            r"cutting (?:myself )?again|(?:i|i'?ve|ive|i'?m|im|been|keep|kept|started|start|still|"
+            r"my) (?:been )?"
+            r"self[- ]?harm\w*|sh relapse|relapsed on sh|cut(?:ing)? (?:myself|"
             r"my (?:wrists?|arms?|legs?|thighs?))|slit(?:ing)? my (?:wrists?|throat)|burn(?:ing)? myself|"
             r"hurt(?:ing)? myself|harm(?:ing)? myself|starv(?:e|ing) myself to death|bleed out)\b",
         ),
         (
             "method",
             r"\b(?:(?:pills|rope|gun|knife|blade|razor) (?:to|so i can) (?:die|end it|kill myself)|"
-            r"in order to die|overdos\w*|o\.?d\.? on|swallow(?:ed)? (?:all|a bottle|the whole)|"
+            r"in order to die|(?:i|to|gonna|wanna|might|will|planning to) overdos\w*|o\.?d\.? on|"
+            r"swallow(?:ed)? (?:all|a bottle|the whole)|"
             r"jump(?:ing)? (?:off|from) (?:a|the|this) (?:bridge|roof|building|cliff|balcony)|"
             r"in front of a (?:train|car|bus)|hang myself|noose|rope around my neck|pills? to (?:end|die|"
             r"sleep forever))\b",
@@ -128,6 +138,13 @@ SIGNALS: dict[str, list[tuple[str, str]]] = {
         ),
     ],
     "es": [
+        ("topic_word", r"\b(?:autolesion\w*|sobredosis)\b"),
+        (
+            "suicide_self",
+            r"\b(?:pensado|pienso|pensando|pensar) (?:mucho )?en (?:el )?suicid\w*|\b(?:me siento|estoy|"
+            r"ando) "
+            r"suicida\b|\bsuicid\w* (?:\w+ ){0,3}(?:mi mente|mi cabeza|unica (?:opcion|salida))",
+        ),
         ("suicide_word", r"\b(?:suicid(?:io|ios|arme|arse|ad[oa]|a|as|ar|aria|arias)|suisid\w*)\b"),
         (
             "kill_self",
@@ -168,13 +185,14 @@ SIGNALS: dict[str, list[tuple[str, str]]] = {
         ),
         (
             "self_harm",
-            r"\b(?:autolesion\w*|cortarme|me corto|me estoy cortando|me estoy lastimando|"
+            r"\b(?:me autolesion\w*|autolesionarme|cortarme|me corto|me estoy cortando|me estoy lastimando|"
             r"me estoy haciendo dano|hacerme dano|me hago dano|lastimarme|me lastimo|herirme|"
             r"cortarme las venas)\b",
         ),
         (
             "method",
-            r"\b(?:sobredosis|tomarme (?:todas )?las pastillas|pastillas para morir|tirarme (?:de un|"
+            r"\b(?:(?:me (?:voy a )?(?:hacer|provocar|tomar)|quiero|pienso en|hacerme) (?:una )?sobredosis|"
+            r"tomarme (?:todas )?las pastillas|pastillas para morir|tirarme (?:de un|"
             r"del) (?:puente|edificio))\b",
         ),
         (
@@ -185,6 +203,12 @@ SIGNALS: dict[str, list[tuple[str, str]]] = {
         ("cant_go_on", r"\bno puedo seguir viviendo\b|\bya no aguanto (?:vivir|la vida|mas esta vida)\b"),
     ],
     "fr": [
+        ("topic_word", r"\b(?:automutil\w*|scarif\w*|overdose|surdose)\b"),
+        (
+            "suicide_self",
+            r"\b(?:pense|pensais|penser|pensees?) (?:souvent |beaucoup )?au suicide\b|\bje suis suicidaire\b|"
+            r"\bsuicid\w* (?:\w+ ){0,3}(?:seule (?:option|solution|issue))",
+        ),
         ("suicide_word", r"\b(?:suicid(?:er|aire|aires|ee|ees|e|es|ant|erai|erais))\b"),
         (
             "kill_self",
@@ -226,12 +250,13 @@ SIGNALS: dict[str, list[tuple[str, str]]] = {
         ),
         (
             "self_harm",
-            r"\b(?:automutil\w*|scarif\w*|me scarifier|me couper (?:les veines)?|me (?:faire|fais|"
+            r"\b(?:(?:je me|me|m'?) ?(?:automutil\w*|scarif\w*)|me couper (?:les veines)?|me (?:faire|fais|"
             r"fait) du mal|je me coupe|me blesser|me fais mal expres)\b",
         ),
         (
             "method",
-            r"\b(?:overdose|surdose|avaler (?:toutes )?(?:les|mes) (?:pilules|cachets|medicaments)|"
+            r"\b(?:(?:faire|fais|fait|fera) une (?:overdose|surdose)|avaler (?:toutes )?(?:les|"
+            r"mes) (?:pilules|cachets|medicaments)|"
             r"sauter (?:du|d'?un) (?:pont|toit|immeuble))\b",
         ),
         ("farewell", r"\b(?:mon dernier message|adieu a tous|lettre d'?adieu|je ne serai plus la demain)\b"),
@@ -242,6 +267,12 @@ SIGNALS: dict[str, list[tuple[str, str]]] = {
         ),
     ],
     "de": [
+        ("topic_word", r"\b(?:ritzen|geritzt|selbstverletz\w*|uberdosis)\b"),
+        (
+            "suicide_self",
+            r"\b(?:denke|dachte|gedanken) (?:oft |viel |standig )?(?:an|uber) (?:den )?(?:suizid|selbstmord)|"
+            r"\bich bin suizidal\b|\b(?:suizid|selbstmord) (?:\w+ ){0,3}einzige (?:option|losung|ausweg)",
+        ),
         ("suicide_word", r"\b(?:suizid\w*|selbstmord\w*|freitod)"),
         (
             "kill_self",
@@ -282,13 +313,14 @@ SIGNALS: dict[str, list[tuple[str, str]]] = {
         ),
         (
             "self_harm",
-            r"\b(?:ritze mich|mich ritzen|ritzen|geritzt|selbstverletz\w*|mir weh tun|"
+            r"\b(?:ritze mich|mich (?:\w+ )?(?:ritzen|geritzt)|ich ritze|mir weh tun|"
             r"mich (?:selbst )?verletzen|verletze mich(?! beim)|mir die pulsadern)\b",
         ),
         (
             "method",
-            r"\b(?:um (?:zu sterben|mich umzubringen|mich zu toten|mir das leben zu nehmen)|uberdosis|"
-            r"tabletten schlucken|von der brucke springen|vom dach springen|vor den zug)\b",
+            r"\b(?:um (?:zu sterben|mich umzubringen|mich zu toten|mir das leben zu nehmen)|(?:eine|"
+            r"ne) uberdosis (?:nehmen|"
+            r"schlucken)|tabletten schlucken|von der brucke springen|vom dach springen|vor den zug)\b",
         ),
         (
             "farewell",
@@ -297,6 +329,12 @@ SIGNALS: dict[str, list[tuple[str, str]]] = {
         ("cant_go_on", r"\b(?:ich kann nicht mehr leben|ich halte das leben nicht mehr aus)\b"),
     ],
     "pt": [
+        ("topic_word", r"\b(?:automutila\w*|overdose)\b"),
+        (
+            "suicide_self",
+            r"\b(?:pensei|penso|pensando|pensar) (?:muito )?(?:em|no) suicid\w*|\b(?:me sinto|estou|to|tou) "
+            r"suicida\b|\bsuicid\w* (?:\w+ ){0,3}(?:unica (?:opcao|saida))",
+        ),
         ("suicide_word", r"\b(?:suicid(?:io|ios|ar|ei|a|as|ando)|suicidar me)\b"),
         (
             "kill_self",
@@ -332,10 +370,14 @@ SIGNALS: dict[str, list[tuple[str, str]]] = {
         ),
         (
             "self_harm",
-            r"\b(?:automutila\w*|me cortar|me corto|me cortei|me cortando|me machucar|me machuco|me ferir|"
+            r"\b(?:me automutil\w*|me cortar|me corto|me cortei|me cortando|me machucar|me machuco|me ferir|"
             r"cortar os pulsos)\b",
         ),
-        ("method", r"\b(?:overdose|tomar todos os remedios|pular da ponte|pular do predio)\b"),
+        (
+            "method",
+            r"\b(?:(?:tomar|tomei|fazer|ter) (?:uma )?overdose|tomar todos os remedios|pular da ponte|"
+            r"pular do predio)\b",
+        ),
         (
             "farewell",
             r"\b(?:minha ultima mensagem|adeus para sempre|carta de despedida|nao vou estar aqui amanha)\b",
@@ -351,7 +393,10 @@ FIGURATIVE: list[str] = [
     r"embarrassment|shame|cringe|boredom|cuteness|jealousy|envy|thirst|hunger|excitement|happiness|"
     r"anticipation|curiosity|secondhand embarrassment)\b",
     r"\b(?:dying|died|dead) (?:laughing|lol|lmao|😂|🤣|💀)",
-    r"\b(?:i'?m|im|i am|literally|i'?m literally) (?:dead|deceased|dying|ded)(?: (?:lol|lmao|lmfao|😂|🤣|💀|"
+    # Not after "once" or "when": "won't need them once i'm dead" is about the future, not a laugh.
+    r"\b(?<!once )(?<!when )(?<!by the time )(?:i'?m|im|i am|literally|i'?m literally) (?:dead|deceased|"
+    r"dying|"
+    r"ded)(?: (?:lol|lmao|lmfao|😂|🤣|💀|"
     r"rn|bro))?\b(?! inside)",
     r"\bkill(?:ing|ed|s)? (?:it|that|them|the game|this set|time)\b",
     r"\b(?:is|are|was|it'?s|its|this|they'?re|you'?re|u r) (?:literally )?(?:killing|kills|gonna kill|"

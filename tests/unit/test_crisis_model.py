@@ -140,3 +140,90 @@ def test_a_corrupt_weights_file_leaves_the_rules_alone(
         assert any("rules run alone" in r.getMessage() for r in caplog.records)
     finally:
         default_model.cache_clear()
+
+
+def test_weights_written_before_skip_grams_and_stems_still_load(tmp_path: Path) -> None:
+    # An older weights file has no skip_window or stem keys: it used neither feature.
+    path = tmp_path / "old.npz"
+    np.savez(
+        path,
+        weights=np.zeros(1 << 10, dtype=np.float32),
+        bias=np.float32(0.0),
+        buckets=np.int64(1 << 10),
+        char_min=np.int64(3),
+        char_max=np.int64(5),
+        word_max=np.int64(2),
+        fire_at=np.float32(0.95),
+        veto_below=np.float32(0.1),
+    )
+    model = crisis_model.load_model(path)
+    assert model.hashing == Hashing(buckets=1 << 10)
+    assert model.hashing.skip_window == 0 and model.hashing.stem == 0
+
+
+def test_skip_grams_and_stems_add_their_own_buckets() -> None:
+    plain = Hashing(buckets=1 << 20)
+    richer = Hashing(buckets=1 << 20, skip_window=3, stem=5)
+    text = "ich will mich heute umbringen"
+    base = set(crisis_model.feature_buckets(text, plain))
+    more = set(crisis_model.feature_buckets(text, richer))
+    assert base < more
+    # "will ... heute" (two apart) and the stem "umbri" are among the added pieces
+    assert zlib.crc32(b"swill heute") % (1 << 20) in more - base
+    assert zlib.crc32(b"tumbri") % (1 << 20) in more - base
+
+
+def test_the_shipped_weights_use_the_richer_features() -> None:
+    model = default_model()
+    assert model is not None
+    assert model.hashing.skip_window > 0 and model.hashing.stem > 0
+
+
+def test_other_peoples_self_harm_and_overdoses_named_in_passing_are_cleared_by_the_model() -> None:
+    for text in (
+        "my psychology essay is about self-harm in teenagers",
+        "the series has an episode about an overdose at a party",
+    ):
+        assert keyword_only(rule_hits(prepare(text)))  # only a bare word fired
+        assert not check(text).hit
+
+
+def test_first_person_self_harm_and_suicidal_feelings_are_never_vetoed() -> None:
+    for text, signal in (
+        ("i've been self harming since december", "en.self_harm"),
+        ("honestly i feel suicidal today", "en.suicide_self"),
+        ("he pensado mucho en el suicidio", "es.suicide_self"),
+    ):
+        result = check(text)
+        assert result.hit and signal in result.signals, text
+
+
+def test_a_bare_word_in_a_very_short_message_is_never_vetoed() -> None:
+    assert check("suicide").hit
+    assert check("overdose tonight").hit
+
+
+def test_the_training_corpus_is_one_section_and_its_everyday_rows_count_as_chat(tmp_path: Path) -> None:
+    from bench.train_crisis import CHAT, read_corpus, section_names
+
+    pos, neg = tmp_path / "pos.tsv", tmp_path / "neg.tsv"
+    pos.write_text(
+        "# header\nen\tcrisis\ti want to die\nen\tcrisis\tnobody would miss me\n", encoding="utf-8"
+    )
+    neg.write_text("en\teveryday\tlunch was great\nen\tneutral\tthe film is about grief\n", encoding="utf-8")
+    rows = read_corpus([pos, neg], 7, {prepare("i want to die")})
+    assert [(e.category, e.section) for e in rows] == [("crisis", 7), (CHAT, 7), ("neutral", 7)]
+    sets = tmp_path / "dev.tsv"
+    sets.write_text(
+        "en\tcrisis\ta\n# --- formerly the held-out set v8: measured\nen\tcrisis\tb\n", encoding="utf-8"
+    )
+    assert section_names(sets) == ["base", "v8"]
+
+
+def test_training_refuses_a_held_out_test_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench import train_crisis
+
+    monkeypatch.setattr("sys.argv", ["train_crisis.py", "--data", "bench/data/crisis_test.tsv", "--no-save"])
+    with pytest.raises(SystemExit) as stopped:
+        train_crisis.main()
+    assert stopped.value.code == 2
