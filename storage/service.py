@@ -288,8 +288,15 @@ class StorageService:
         if found is not None:
             self._ids.move_to_end(key)
             return found
-        user_id = await uow.people.ensure_user(scope.platform, scope.user_id, display_name)
-        scope_id = await uow.people.ensure_scope(scope.platform, scope.guild_id, scope.channel_id)
+        # After a restart every person is a miss once: one read finds both ids, and only a person or place
+        # seen for the first time costs the inserts (which take the write lock).
+        user_id, scope_id = await uow.people.find_ids(
+            scope.platform, scope.user_id, scope.guild_id, scope.channel_id
+        )
+        if user_id is None:
+            user_id = await uow.people.ensure_user(scope.platform, scope.user_id, display_name)
+        if scope_id is None:
+            scope_id = await uow.people.ensure_scope(scope.platform, scope.guild_id, scope.channel_id)
         ids = _Ids(user_id, scope_id)
         self._ids[key] = ids
         if len(self._ids) > self.settings.cache.max_entries:

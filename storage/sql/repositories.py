@@ -47,6 +47,12 @@ class PeopleRepo:
 
     async def ensure_user(self, platform: str, external_id: str, display_name: str | None = None) -> int:
         """Return the id of a person, creating the row on first sight."""
+        # Read first: an INSERT, even one that conflicts, takes SQLite's write lock, and every known person
+        # would then queue behind the background writers just to learn their own id.
+        query = select(User.id).where(User.platform == platform, User.external_id == external_id)
+        known = await self.s.scalar(query)
+        if known is not None:
+            return int(known)
         stmt = _insert(self.s, User).values(
             platform=platform,
             external_id=external_id,
@@ -55,11 +61,22 @@ class PeopleRepo:
             created_at=utcnow(),
         )
         await self.s.execute(stmt.on_conflict_do_nothing(index_elements=["platform", "external_id"]))
-        found = await self.s.scalar(
-            select(User.id).where(User.platform == platform, User.external_id == external_id)
-        )
+        found = await self.s.scalar(query)
         assert found is not None
         return int(found)
+
+    async def find_ids(
+        self, platform: str, external_id: str, guild_id: str | None, channel_id: str | None
+    ) -> tuple[int | None, int | None]:
+        """Return the ids of a person and of a place in one statement, None for one not seen yet."""
+        user = select(User.id).where(User.platform == platform, User.external_id == external_id)
+        place = select(ScopeRow.id).where(
+            ScopeRow.platform == platform,
+            ScopeRow.guild_id == (guild_id or ""),
+            ScopeRow.channel_id == (channel_id or ""),
+        )
+        row = (await self.s.execute(select(user.scalar_subquery(), place.scalar_subquery()))).one()
+        return row[0], row[1]
 
     async def find_user(self, platform: str, external_id: str) -> User | None:
         """Return a person's row, or None if Kindred has never seen them."""
@@ -70,13 +87,15 @@ class PeopleRepo:
     async def ensure_scope(self, platform: str, guild_id: str | None, channel_id: str | None) -> int:
         """Return the id of a place, creating the row on first sight."""
         values = {"platform": platform, "guild_id": guild_id or "", "channel_id": channel_id or ""}
+        query = select(ScopeRow.id).where(*(getattr(ScopeRow, k) == v for k, v in values.items()))
+        known = await self.s.scalar(query)  # read first, as in ensure_user
+        if known is not None:
+            return int(known)
         stmt = _insert(self.s, ScopeRow).values(
             **values, kind="dm" if guild_id is None else "guild", created_at=utcnow()
         )
         await self.s.execute(stmt.on_conflict_do_nothing(index_elements=list(values)))
-        found = await self.s.scalar(
-            select(ScopeRow.id).where(*(getattr(ScopeRow, k) == v for k, v in values.items()))
-        )
+        found = await self.s.scalar(query)
         assert found is not None
         return int(found)
 

@@ -7,14 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from storage.config import CacheSettings, SQLSettings, StorageSettings, VectorSettings
 from storage.embedding.base import Embedder
 from storage.health import Status
 from storage.scope import Scope
 from storage.service import StorageService
-from storage.sql.engine import SQLUnavailable
+from storage.sql.engine import SQLUnavailable, is_write
 from storage.sql.models import Memory, Turn
 from storage.vectors.base import VectorsUnavailable
 from tests.conftest import (
@@ -162,6 +162,26 @@ async def test_memories_stay_in_their_guild_unless_the_person_opts_in(storage: S
     assert all("marathon" not in r.text for r in await storage.search(ALICE_DM, "marathon training"))
     await storage.set_cross_realm_recall(ALICE_DM, True)
     assert any("marathon" in r.text for r in await storage.search(ALICE_DM, "marathon training"))
+
+
+async def test_a_known_person_is_resolved_without_writing(storage: StorageService) -> None:
+    # After a restart every person is new to the service's id cache; finding a known one must only read
+    # (on SQLite a write, even an INSERT that changes nothing, queues for the lock behind the background).
+    await storage.record_turn(ALICE, "user", "my sister plays the cello", speaker="Alice")
+    storage._ids.clear()  # what a restart leaves
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        statements.append(statement)
+
+    event.listen(storage.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        found = await storage.search(ALICE, "cello", kinds=("turn",))
+    finally:
+        event.remove(storage.engine.sync_engine, "before_cursor_execute", seen)
+    assert [r.text for r in found] == ["my sister plays the cello"]
+    assert statements, "the search read nothing through the engine"
+    assert [s for s in statements if is_write(s)] == []
 
 
 async def test_turn_search_is_scoped_to_the_person(storage: StorageService) -> None:
