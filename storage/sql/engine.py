@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -81,15 +82,50 @@ def _lock_before_write(
     # PostgreSQL's default READ COMMITTED gives too). Taking the lock at BEGIN made every read-only unit of
     # work (recall, settings, profiles) queue behind every writer and hold up every other one: on the reply
     # benchmark half a turn's time was spent waiting in BEGIN IMMEDIATE.
-    if not is_write(statement) or conn.connection.driver_connection.in_transaction:
+    if _opens_a_write(conn, statement):
+        cursor.execute("BEGIN IMMEDIATE")
+
+
+def _opens_a_write(conn: Any, statement: str) -> bool:
+    # A write outside a transaction: the moment to take the lock.
+    return is_write(statement) and not conn.connection.driver_connection.in_transaction
+
+
+# How often a reply-path writer tries for the write lock while another connection holds it.
+LOCK_POLL_S = 0.001
+
+
+def _poll_for_write_lock(
+    conn: Any, cursor: Any, statement: str, _params: Any, _context: Any, _executemany: bool
+) -> None:
+    # The reply path's writers (the turn writer, on a thread of its own) wait for the lock by trying every
+    # millisecond rather than in SQLite's busy handler, which sleeps longer the longer it has waited (1, 2,
+    # 5 ... 50, then 100 ms a try) and so, behind a stream of short background transactions (reflection,
+    # the job outbox, use counts), kept a turn waiting a tenth of a second or more for a lock that was free
+    # most of that time. The background writers keep the busy handler, so the reply comes first. Only for
+    # blocking engines: the sleep would stall an event loop.
+    if not _opens_a_write(conn, statement):
         return
-    cursor.execute("BEGIN IMMEDIATE")
+    cursor.execute("PRAGMA busy_timeout=0")
+    try:
+        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(LOCK_POLL_S)
+    finally:
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
 
 
-def sqlite_listeners(engine: Engine) -> None:
-    """Give an SQLite engine Kindred's pragmas and write locking (every engine on the file needs both)."""
+def sqlite_listeners(engine: Engine, *, poll_lock: bool = False) -> None:
+    """Give an SQLite engine Kindred's pragmas and write locking (every engine on the file needs both);
+    ``poll_lock`` for a blocking engine on the reply path (see _poll_for_write_lock)."""
     event.listen(engine, "connect", _sqlite_pragmas)
-    event.listen(engine, "before_cursor_execute", _lock_before_write)
+    event.listen(engine, "before_cursor_execute", _poll_for_write_lock if poll_lock else _lock_before_write)
 
 
 def sync_sqlite_engine(engine: AsyncEngine) -> Engine | None:
@@ -100,7 +136,7 @@ def sync_sqlite_engine(engine: AsyncEngine) -> Engine | None:
     if engine.dialect.name != "sqlite" or not url.database or url.database == ":memory:":
         return None
     sync = create_engine(make_url(str(url)).set(drivername="sqlite+pysqlite"))
-    sqlite_listeners(sync)
+    sqlite_listeners(sync, poll_lock=True)
     return sync
 
 
