@@ -120,6 +120,10 @@ class PipelineSettings(_Section):
     recall_k: int = Field(default=6, ge=0, le=50)
     # Tokens kept free for the reply on top of the model's max_output_tokens (formatting overhead).
     reserve_tokens: int = Field(default=256, ge=0)
+    # Turns recording and assembling their context at the same time; more wait their turn, first come
+    # first served. Under a burst (200 people at once) this keeps the event loop responsive and each
+    # turn's own work short, instead of every turn's work interleaved with every other's.
+    preparing_max: int = Field(default=8, ge=1)
 
 
 class AlertSettings(_Section):

@@ -112,6 +112,7 @@ class Pipeline:
         self.disclosure = AIDisclosure(storage, settings.safety.disclosure, settings.persona.name)
         self._bursts: dict[str, _Burst] = {}
         self._user_locks: dict[str, asyncio.Lock] = {}
+        self._preparing = asyncio.Semaphore(settings.pipeline.preparing_max)
         self._background: set[asyncio.Task[None]] = set()
         self._accepting = True
         # Messages that met an unreachable database wait here and are answered once it is back.
@@ -276,18 +277,19 @@ class Pipeline:
         meta: dict[str, Any] = {"message_ids": turn.message_ids} if len(turn.message_ids) > 1 else {}
         private = self._crisis_meta(turn)
         meta.update(private)
-        user_turn = await self.storage.record_turn(
-            turn.scope,
-            "user",
-            turn.text,
-            speaker=turn.author,
-            message_id=turn.message_id,
-            created_at=turn.created_at,
-            meta=meta,
-        )
-        timings["record_ms"] = _ms(start)
-        messages, images = await self._prompt(turn)
-        timings["context_ms"] = _ms(start) - timings["record_ms"]
+        async with self._preparing:  # waiting here counts in record_ms: it is the reply's overhead too
+            user_turn = await self.storage.record_turn(
+                turn.scope,
+                "user",
+                turn.text,
+                speaker=turn.author,
+                message_id=turn.message_id,
+                created_at=turn.created_at,
+                meta=meta,
+            )
+            timings["record_ms"] = _ms(start)
+            messages, images = await self._prompt(turn)
+            timings["context_ms"] = _ms(start) - timings["record_ms"]
         if await self.disclosure.due(turn.scope):
             await sink.notice(self.disclosure.text)
         await sink.typing()
