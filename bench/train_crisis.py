@@ -410,8 +410,12 @@ def main() -> int:
     report(f"{FOLDS}-fold cross-validation, near-duplicates grouped", grouped.subset(~corpus), chosen)
     report("leave one section out (each earlier held-out set in turn)", by_section.subset(~corpus), chosen)
     report_sections(by_section, sections, names, chosen)
-    v8 = names.index("v8") if "v8" in names else int(sections[~corpus].max())
-    report("held-out v8 only (here unseen by the model)", by_section.subset(sections == v8), chosen)
+    latest = int(sections[~corpus & ~chat].max())  # the last held-out set folded in (v9 since this round)
+    report(
+        f"held-out {names[latest]} only (here unseen by the model)",
+        by_section.subset(sections == latest),
+        chosen,
+    )
     if corpus.any():
         report(
             "the training corpus only (another author; here unseen by the model)",

@@ -392,7 +392,8 @@ FIGURATIVE: list[str] = [
     r"\b(?:die|dying|died|dead|die laughing) (?:of|from|with|because of) (?:laughter|laughing|"
     r"embarrassment|shame|cringe|boredom|cuteness|jealousy|envy|thirst|hunger|excitement|happiness|"
     r"anticipation|curiosity|secondhand embarrassment)\b",
-    r"\b(?:dying|died|dead) (?:laughing|lol|lmao|😂|🤣|💀)",
+    # Not after "if i was": "they wouldn't have to pay if i was dead lol" is not a laugh.
+    r"\b(?:dying|died|(?<!if i was )(?<!if i were )dead) (?:laughing|lol|lmao|😂|🤣|💀)",
     # Not after "once" or "when": "won't need them once i'm dead" is about the future, not a laugh.
     r"\b(?<!once )(?<!when )(?<!by the time )(?:i'?m|im|i am|literally|i'?m literally) (?:dead|deceased|"
     r"dying|"
@@ -408,7 +409,8 @@ FIGURATIVE: list[str] = [
     r"\b(?:my mom|my mum|my dad|my parents|she|he|they|mom|mum|dad|boss|teacher|coach) (?:is|are|will|"
     r"'?ll|gonna|going to) (?:literally )?kill me\b",
     r"\bsuicide (?:squad|doors?|mission|run|sprint|drill|squeeze|burpees?|king|girls|silence|boys)\b",
-    r"\b(?:to die for|dressed to kill|die hard|die-hard|diehard|do or die|dying to (?:know|see|try|meet|"
+    r"\b(?:to die for(?! me\b| my ?self\b)|dressed to kill|die hard|die-hard|diehard|do or die|dying to"
+    r" (?:know|see|try|meet|"
     r"hear|go|watch|read|tell)|my phone (?:is )?(?:dying|dead|died)|battery (?:is )?(?:dying|dead|died)|"
     r"plant(?:s)? (?:is |are )?dying)\b",
     r"\b(?:cut|cutting) (?:myself|me) (?:some slack|a slice|a piece|off|in)\b",

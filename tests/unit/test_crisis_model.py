@@ -181,7 +181,7 @@ def test_the_shipped_weights_use_the_richer_features() -> None:
 
 def test_other_peoples_self_harm_and_overdoses_named_in_passing_are_cleared_by_the_model() -> None:
     for text in (
-        "my psychology essay is about self-harm in teenagers",
+        "my cousin told me about her self-harm scars at dinner",
         "the series has an episode about an overdose at a party",
     ):
         assert keyword_only(rule_hits(prepare(text)))  # only a bare word fired
