@@ -5,8 +5,9 @@ relevance, a bonus when the query names its speaker, a penalty when it is a ques
 score of the question it answers. This script learns how much each counts:
 
 1. ingest conversations through the real write path (``bench.locomo.ingest``);
-2. ask every question through the real recall path with those four weights at 0 and ``k`` large, so every
-   candidate comes back with its parts in ``reasons`` and its score before them;
+2. ask every question through the real recall path (``k=10``, as ``bench/locomo.py`` asks) with those four
+   weights at 0, and keep every candidate ``settle`` scored, not only the ten returned, with its parts in
+   ``reasons`` and its score before them (a larger ``k`` would fetch more candidates than a real search);
 3. fit a logistic regression (gold evidence turn or not, classes balanced) over
    ``score, session, named, question, reply`` of each question's ``TOP`` best candidates by score (the ones
    that compete for the first ten places) on the training conversations;
@@ -39,6 +40,7 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -46,13 +48,13 @@ from sklearn.linear_model import LogisticRegression
 from bench.locomo import ingest
 from bench.locomo_data import load
 from storage.config import SQLSettings, StorageSettings
+from storage.recall import fusion
 from storage.service import StorageService
 
 PARTS = ("score", "session", "named", "question", "reply")
 # What the learned weights are called in ``Weights`` (the score's own weight is 1).
 WEIGHTS = {"session": "session", "named": "named", "question": "question", "reply": "reply"}
-# Every candidate comes back: a LoCoMo search has about a hundred.
-ALL = 400
+K = 10
 # The fit sees each question's best candidates by score: far below the first ten, the order does not matter.
 TOP = 30
 
@@ -83,11 +85,20 @@ async def collect(data: Path) -> list[Question]:
     conversations, _ = load(data)
     tmp = Path(tempfile.mkdtemp(prefix="kindred-bench-blend-"))
     out: list[Question] = []
+    settled: list[fusion.Scored] = []
+    settle = fusion.settle
+
+    def keep(*args: Any, **kwargs: Any) -> list[fusion.Scored]:
+        # Every candidate recall scored, before it keeps the best k.
+        settled[:] = settle(*args, **kwargs)
+        return settled
+
     try:
         settings = StorageSettings(
             data_dir=tmp / "data", sql=SQLSettings(connect_retries=0), recall_channel_turns=True
         )
         storage = await StorageService.open(settings)
+        fusion.settle = keep
         try:
             w = storage.recall.weights
             storage.recall.weights = replace(w, session=0.0, named=0.0, question=0.0, reply=0.0)
@@ -96,20 +107,22 @@ async def collect(data: Path) -> list[Question]:
                 for question in conversation.questions:
                     if not question.evidence:
                         continue
-                    hits = await storage.search(
-                        channel.asker, question.question, k=ALL, kinds=("turn",), now=channel.asked_at
+                    settled.clear()
+                    await storage.search(
+                        channel.asker, question.question, k=K, kinds=("turn",), now=channel.asked_at
                     )
                     await storage.tiers.settle()
-                    found = [h for h in hits if h.id in channel.turn_to_dia]
+                    found = [s for s in settled if s.row.id in channel.turn_to_dia]
                     out.append(
                         Question(
                             index,
-                            [channel.turn_to_dia[h.id] for h in found],
-                            np.array([parts_of(h.reasons) for h in found], dtype=np.float64).reshape(-1, 5),
+                            [channel.turn_to_dia[s.row.id] for s in found],
+                            np.array([parts_of(s.reasons) for s in found], dtype=np.float64).reshape(-1, 5),
                             set(question.evidence),
                         )
                     )
         finally:
+            fusion.settle = settle
             await storage.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

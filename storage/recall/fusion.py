@@ -66,12 +66,12 @@ class Weights:
     session: float = 0.48
     session_top: int = 3
     # Added for an item by a speaker the query names (on top of ``speaker``'s factor).
-    named: float = 0.23
+    named: float = 0.27
     # Taken off an item that is itself a question: it asks, the answer is what was wanted.
-    question: float = 0.21
+    question: float = 0.23
     # A turn that answers a question (the turn just before it, by someone else, ending in "?") among the
     # ``reply_sources`` best turns gets this share of that question's score.
-    reply: float = 0.41
+    reply: float = 0.5
     reply_sources: int = 10
 
 
