@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.compression import ColdHit, MemoryTiers
 from storage.embedding.base import EmbeddingError
-from storage.recall import lexical, rows
+from storage.recall import fusion, lexical, rows
 from storage.recall.fusion import Evidence, Key, Scored, Weights, collect, fuse, rerank
 from storage.recall.lexical import Visibility
 from storage.recall.terms import search_tokens
@@ -171,9 +171,11 @@ class Recall:
         loaded = {("turn", i): r for i, r in rows.turns(conn, v, wanted_turns).items()}
         loaded.update({("memory", i): r for i, r in rows.memories(conn, v, wanted_memories, history).items()})
         ranked = rerank(fused, loaded, self.weights, now, frame, tokens)
-        if self.weights.neighbour > 0 and "turn" in kinds:
-            ranked = self._spread(conn, v, ranked)
-        ranked = ranked[:k]
+        days = fusion.day_relevance(ranked, self.weights.session_top)
+        replies: dict[int, float] = {}
+        if "turn" in kinds:
+            ranked, replies = self._spread(conn, v, ranked)
+        ranked = fusion.settle(ranked, days, replies, self.weights)[:k]
         anchors = [s.row for s in ranked if s.row.kind == "turn"] if neighbours > 0 else []
         around = rows.neighbours(conn, v, anchors, neighbours, neighbours) if anchors else {}
         return ranked, around
@@ -202,22 +204,43 @@ class Recall:
         self._speaker_cache[key] = (time.monotonic() + SPEAKER_TTL_S, found)
         return found
 
-    def _spread(self, conn: Connection, v: Visibility, ranked: list[Scored]) -> list[Scored]:
+    def _spread(
+        self, conn: Connection, v: Visibility, ranked: list[Scored]
+    ) -> tuple[list[Scored], dict[int, float]]:
         """Give the turns either side of the best turns a share of their score (a question and its answer
-        are said next to each other, and often only one of them shares words with the query)."""
+        are said next to each other, and often only one of them shares words with the query), and find the
+        answers to the best turns that are questions: turn id -> the question's score. One read for both."""
+        w = self.weights
+        spreading = w.neighbour_sources if w.neighbour > 0 else 0
+        # Answers are looked for even when their weight is 0, so that bench/locomo_blend.py can learn it.
+        asking = w.reply_sources
+        turns = [s for s in ranked if s.row.kind == "turn"]
+        sources = turns[: max(spreading, asking)]
+        if not sources:
+            return ranked, {}
+        radius = max(w.neighbour_radius if spreading else 0, 1 if asking else 0)
+        around = rows.adjacent(conn, v, [s.row for s in sources], radius)
         best: dict[Key, Scored] = {(s.row.kind, s.row.id): s for s in ranked}
-        sources = [s for s in ranked if s.row.kind == "turn"][: self.weights.neighbour_sources]
-        around = rows.adjacent(conn, v, [s.row for s in sources], self.weights.neighbour_radius)
-        for source in sources:
+        for source in sources[:spreading]:
             for distance, row in around.get(source.row.id, []):
-                share = self.weights.neighbour**distance * source.score
+                share = w.neighbour**distance * source.score
                 known = best.get(("turn", row.id))
                 if known is not None and known.score >= share:
                     continue
                 reasons = dict(known.reasons) if known else {}
                 reasons.update(neighbour=share, score=share)
                 best[("turn", row.id)] = Scored(row, share, reasons)
-        return sorted(best.values(), key=lambda s: (s.score, s.row.created_at), reverse=True)
+        replies: dict[int, float] = {}
+        for source in sources[:asking]:
+            if not fusion.is_question(source.row.text):
+                continue
+            for distance, row in around.get(source.row.id, []):
+                # The turn just after the question, by someone else: its answer.
+                if distance == 1 and row.id > source.row.id and row.speaker != source.row.speaker:
+                    replies[row.id] = max(replies.get(row.id, 0.0), source.score)
+                    best.setdefault(("turn", row.id), Scored(row, 0.0, {"score": 0.0}))
+        spread = sorted(best.values(), key=lambda s: (s.score, s.row.created_at), reverse=True)
+        return spread, replies
 
     async def _semantic(
         self, asker: Asker, shared: list[str], query: str, n: int, kinds: Sequence[str]

@@ -8,7 +8,17 @@ The score of a candidate, with every part kept in ``reasons`` so recall can say 
              + time_weight * closeness to the window the query named (1 inside, decaying outside)
     a turn by a speaker the query names: score * (1 + speaker_weight)
 
-The weights were tuned on the LoCoMo development split (docs/memory.md says how and what each gave).
+then, after the neighbour share (``Recall._spread``), the context of each item (``settle``):
+
+    final    = score + session_weight * the share of its day's relevance (its place, its UTC date)
+             + named_weight * (1 if the query names its speaker)
+             - question_weight * (1 if it is a question)
+             + reply_weight * the score of the question it answers (the turn just before, asked by someone
+               else, among the best turns)
+
+The weights were tuned on the LoCoMo development split (docs/memory.md says how and what each gave); the
+last four were learned by ``bench/locomo_blend.py`` (a logistic regression over these parts, fitted on
+conversations 0-3 and checked on 4-6).
 """
 
 from __future__ import annotations
@@ -16,7 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 
 from storage.recall.rows import Row
 from storage.recall.terms import fold
@@ -50,6 +60,19 @@ class Weights:
     # takes fewer: its part weighs less, and a deeper HNSW search is what grows with a large partition.
     candidates: int = 60
     semantic_candidates: int = 30
+    # Context, learned on LoCoMo by bench/locomo_blend.py (docs/memory.md): the share of the relevance of the
+    # day an item was said on (in its place), over the best day's; the day's relevance is the sum of its
+    # ``session_top`` best scores.
+    session: float = 0.48
+    session_top: int = 3
+    # Added for an item by a speaker the query names (on top of ``speaker``'s factor).
+    named: float = 0.27
+    # Taken off an item that is itself a question: it asks, the answer is what was wanted.
+    question: float = 0.23
+    # A turn that answers a question (the turn just before it, by someone else, ending in "?") among the
+    # ``reply_sources`` best turns gets this share of that question's score.
+    reply: float = 0.5
+    reply_sources: int = 10
 
 
 @dataclass(slots=True)
@@ -156,5 +179,60 @@ def rerank(
             continue
         reasons["score"] = score
         out.append(Scored(row, score, reasons))
+    out.sort(key=lambda s: (s.score, s.row.created_at), reverse=True)
+    return out
+
+
+def day_of(row: Row) -> tuple[int, date]:
+    """Return the group an item's day counts in: its place and the UTC date it was said or formed on."""
+    when = row.created_at
+    return row.scope_id, (when if when.tzinfo is None else when.astimezone(UTC)).date()
+
+
+def day_relevance(ranked: Iterable[Scored], top: int) -> dict[tuple[int, date], float]:
+    """Return each day's relevance over the best day's (0..1): the sum of its ``top`` best scores.
+
+    A question about one conversation matches several of its turns a little; a day that many candidates
+    come from is likely the one asked about, and a turn there that matches less is still likely relevant.
+    """
+    by_day: dict[tuple[int, date], list[float]] = {}
+    for s in ranked:
+        by_day.setdefault(day_of(s.row), []).append(max(s.score, 0.0))
+    sums = {day: sum(sorted(scores, reverse=True)[:top]) for day, scores in by_day.items()}
+    best = max(sums.values(), default=0.0)
+    return {day: total / best for day, total in sums.items()} if best > 0 else {}
+
+
+def is_question(text: str) -> bool:
+    """Return whether a text asks rather than tells (it ends with a question mark)."""
+    return text.rstrip().endswith(("?", "？"))
+
+
+def settle(
+    ranked: Iterable[Scored], days: dict[tuple[int, date], float], replies: dict[int, float], weights: Weights
+) -> list[Scored]:
+    """Add each item's context to its score (see the module's docstring) and sort again, best first.
+
+    ``days`` is ``day_relevance`` of the candidates before the neighbour share; ``replies`` maps a turn id
+    to the score of the question it answers.
+    """
+    out: list[Scored] = []
+    for s in ranked:
+        reasons = dict(s.reasons)
+        score = s.score
+        session = days.get(day_of(s.row), 0.0)
+        reasons["session"] = session
+        score += weights.session * session
+        if reasons.get("speaker"):
+            score += weights.named
+        if is_question(s.row.text):
+            reasons["question"] = 1.0
+            score -= weights.question
+        reply = replies.get(s.row.id, 0.0) if s.row.kind == "turn" else 0.0
+        if reply > 0:
+            reasons["reply"] = reply
+            score += weights.reply * reply
+        reasons["score"] = score
+        out.append(Scored(s.row, score, reasons))
     out.sort(key=lambda s: (s.score, s.row.created_at), reverse=True)
     return out

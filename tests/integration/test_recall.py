@@ -317,3 +317,39 @@ async def test_a_common_word_is_bounded_but_rare_words_and_every_word_rows_still
     if storage.engine.dialect.name == "sqlite":  # PostgreSQL ranks every match (docs/memory.md)
         scored = {r.id for r in results if r.reasons["lexical"] > 0 and "neighbour" not in r.reasons}
         assert scored == {both, rare, *weeded[-3:]}  # the three newest "garden" rows, not the older ones
+
+
+async def test_an_answer_outranks_the_question_that_shares_the_words(storage: StorageService) -> None:
+    storage.settings.recall_channel_turns = True
+    day = NOW - timedelta(days=6)
+    await say(storage, BOB, "Where did you find that glowing turnip?", day, "Bob")
+    answer = await say(storage, ALICE, "At the night market behind the old station.", day, "Alice")
+    await say(storage, BOB, "The turnip soup last winter was nice", NOW - timedelta(days=60), "Bob")
+    found = await storage.search(ALICE, "where was the glowing turnip found?", kinds=("turn",), now=NOW)
+    # The answer shares no word with what is asked; the question it replies to does.
+    assert found[0].id == answer
+    assert found[0].reasons["reply"] > 0 and "question" not in found[0].reasons
+    asked = next(r for r in found if r.text.startswith("Where did you find"))
+    assert asked.reasons["question"] == 1.0 and "reply" not in asked.reasons
+    # Both were said on the day most of the matches come from.
+    assert found[0].reasons["session"] == asked.reasons["session"] == 1.0
+    assert all(r.score == r.reasons["score"] for r in found)
+
+
+async def test_a_day_with_many_matches_lifts_its_weaker_turns(storage: StorageService) -> None:
+    trip = NOW - timedelta(days=10)
+    owl = await say(storage, ALICE, "Saw an owl near the tent at night", trip, "Alice")
+    for chatter in ("anyway", "so much to tell", "where was I"):  # far from the owl: no neighbour share
+        await say(storage, ALICE, chatter, trip, "Alice")
+    await say(storage, ALICE, "Packed the tent and the camping stove for the lake trip", trip, "Alice")
+    await say(storage, ALICE, "The lake trip: we camped by the water", trip, "Alice")
+    # The same words on a later day (in another channel of hers: no neighbour of the trip's turns), newer, so
+    # first on every other part.
+    later = await say(
+        storage, ALICE_OTHER_CHANNEL, "Saw an owl near the tent at night", NOW - timedelta(days=2), "Alice"
+    )
+    found = await storage.search(ALICE, "camping lake trip tent", kinds=("turn",), now=NOW)
+    by_id = {r.id: r for r in found}
+    assert by_id[owl].reasons["session"] == 1.0 and by_id[later].reasons["session"] < 1.0
+    assert by_id[later].reasons["recency"] > by_id[owl].reasons["recency"]
+    assert [r.id for r in found].index(owl) < [r.id for r in found].index(later)

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from storage.recall.fusion import Evidence, Weights, collect, fuse, rerank
+from storage.recall.fusion import (
+    Evidence,
+    Scored,
+    Weights,
+    collect,
+    day_relevance,
+    fuse,
+    is_question,
+    rerank,
+    settle,
+)
 from storage.recall.rows import Row
 from storage.recall.timeframe import find_timeframe
 
@@ -114,3 +124,91 @@ def test_weights_can_turn_a_part_off() -> None:
     }
     ranked = rerank(fused, rows, off, NOW, None)
     assert ranked[0].score == ranked[1].score
+
+
+def scored(r: Row, score: float, **reasons: float) -> Scored:
+    return Scored(r, score, {**reasons, "score": score})
+
+
+def test_a_days_relevance_is_its_best_scores_over_the_best_days() -> None:
+    monday = [row(1, days=3), row(2, days=3), row(3, days=3), row(4, days=3)]
+    tuesday = [row(5, days=2)]
+    elsewhere = [replace(row(6, days=3), scope_id=2)]  # the same day, another place: its own group
+    ranked = [
+        *(scored(r, s) for r, s in zip(monday, (0.4, 0.3, 0.2, 0.1), strict=True)),
+        scored(tuesday[0], 0.6),
+        scored(elsewhere[0], 0.45),
+    ]
+    days = day_relevance(ranked, top=3)
+    # Monday: 0.4 + 0.3 + 0.2 (the fourth best is left out) = 0.9, the best day.
+    assert days[(1, monday[0].created_at.date())] == pytest.approx(1.0)
+    assert days[(1, tuesday[0].created_at.date())] == pytest.approx(0.6 / 0.9)
+    assert days[(2, monday[0].created_at.date())] == pytest.approx(0.45 / 0.9)
+    assert day_relevance([], top=3) == {}
+    assert day_relevance([scored(row(1), 0.0)], top=3) == {}
+
+
+def test_a_day_is_a_utc_date() -> None:
+    late = replace(row(1), created_at=datetime(2024, 3, 13, 23, 30, tzinfo=UTC))
+    early = replace(row(2), created_at=datetime(2024, 3, 14, 0, 30, tzinfo=UTC))
+    # 01:30 the next day in UTC+2 is still 23:30 UTC of the 13th: the same day as ``late``.
+    shifted = replace(row(3), created_at=datetime(2024, 3, 14, 1, 30, tzinfo=timezone(timedelta(hours=2))))
+    days = day_relevance([scored(late, 1.0), scored(early, 0.5), scored(shifted, 0.2)], top=3)
+    assert days == {
+        (1, datetime(2024, 3, 13).date()): pytest.approx(1.0),
+        (1, datetime(2024, 3, 14).date()): pytest.approx(0.5 / 1.2),
+    }
+
+
+def test_questions_are_told_apart_from_statements() -> None:
+    assert is_question("where did you go?") and is_question("what?  \n") and is_question("何？")
+    assert not is_question("I went to the market.") and not is_question("?!") and not is_question("")
+
+
+def test_the_best_days_turns_rise_over_a_lone_better_match() -> None:
+    # One turn elsewhere matches a little better, but the day most of the question's matches come from
+    # is the one asked about: its turns come first.
+    day_a = [row(1, days=5), row(2, days=5), row(3, days=5)]
+    lone = row(4, days=40)
+    ranked = [scored(lone, 0.5), scored(day_a[0], 0.45), scored(day_a[1], 0.4), scored(day_a[2], 0.35)]
+    days = day_relevance(ranked, W.session_top)
+    out = settle(ranked, days, {}, W)
+    assert [s.row.id for s in out][:2] == [1, 2]
+    assert out[0].reasons["session"] == pytest.approx(1.0)
+    assert out[0].score == pytest.approx(0.45 + W.session) == out[0].reasons["score"]
+    assert next(s for s in out if s.row.id == 4).reasons["session"] == pytest.approx(0.5 / 1.2)
+
+
+def test_a_question_gives_way_to_its_answer() -> None:
+    asked = replace(row(1, speaker="Bob"), text="Where did you get the turnip?")
+    answer = replace(row(2, speaker="Alice"), text="At the night market, it glows.")
+    # The question shares the query's words, its answer none: the answer comes first, by the reply share.
+    ranked = [scored(asked, 0.8), scored(answer, 0.3)]
+    out = settle(ranked, {}, {answer.id: 0.8}, W)
+    assert [s.row.id for s in out] == [2, 1]
+    assert out[0].reasons["reply"] == 0.8 and out[0].score == pytest.approx(0.3 + W.reply * 0.8)
+    assert out[1].reasons["question"] == 1.0 and out[1].score == pytest.approx(0.8 - W.question)
+    assert "question" not in out[0].reasons and "reply" not in out[1].reasons
+
+
+def test_a_named_speaker_adds_to_the_score_and_a_memory_gets_no_reply_share() -> None:
+    said = scored(row(1, speaker="Bob"), 0.5, speaker=1.0)
+    other = scored(row(2, speaker="Alice"), 0.5, speaker=0.0)
+    fact = scored(row(3, kind="memory"), 0.5)
+    out = {s.row.id: s for s in settle([said, other, fact], {}, {3: 1.0}, W)}
+    assert out[1].score == pytest.approx(0.5 + W.named)
+    assert out[2].score == pytest.approx(0.5) and out[3].score == pytest.approx(0.5)
+    assert "reply" not in out[3].reasons
+
+
+def test_context_weights_at_zero_leave_the_order_and_scores_alone() -> None:
+    off = replace(W, session=0.0, named=0.0, question=0.0, reply=0.0)
+    ranked = [
+        scored(replace(row(1), text="why?"), 0.9, speaker=1.0),
+        scored(row(2, days=9), 0.5),
+        scored(row(3), 0.2),
+    ]
+    out = settle(ranked, day_relevance(ranked, 3), {3: 0.9}, off)
+    assert [(s.row.id, s.score) for s in out] == [(1, 0.9), (2, 0.5), (3, 0.2)]
+    # The parts are still reported (bench/locomo_blend.py learns the weights from them).
+    assert out[0].reasons["question"] == 1.0 and out[2].reasons["reply"] == 0.9
