@@ -55,6 +55,8 @@ PARTS = ("score", "session", "named", "question", "reply")
 # What the learned weights are called in ``Weights`` (the score's own weight is 1).
 WEIGHTS = {"session": "session", "named": "named", "question": "question", "reply": "reply"}
 K = 10
+# A question is taken off the score: its weight is a penalty, reported positive.
+SIGNS = {"question": -1.0}
 # The fit sees each question's best candidates by score: far below the first ten, the order does not matter.
 TOP = 30
 
@@ -113,11 +115,12 @@ async def collect(data: Path) -> list[Question]:
                     )
                     await storage.tiers.settle()
                     found = [s for s in settled if s.row.id in channel.turn_to_dia]
+                    parts = np.array([parts_of(s.reasons) for s in found], dtype=np.float64)
                     out.append(
                         Question(
                             index,
                             [channel.turn_to_dia[s.row.id] for s in found],
-                            np.array([parts_of(s.reasons) for s in found], dtype=np.float64).reshape(-1, 5),
+                            parts.reshape(-1, len(PARTS)),
                             set(question.evidence),
                         )
                     )
@@ -136,15 +139,13 @@ def fit(questions: Sequence[Question]) -> dict[str, float]:
     y = np.concatenate([[q.dias[i] in q.gold for i in b] for q, b in zip(questions, best, strict=True)])
     model = LogisticRegression(C=1.0, max_iter=5000, class_weight="balanced").fit(x, y)
     coef = model.coef_[0]
-    # A question is taken off the score: its weight is a penalty, reported positive.
-    signs = {"question": -1.0}
     learned = zip(PARTS[1:], coef[1:], strict=True)
-    return {WEIGHTS[p]: round(signs.get(p, 1.0) * c / coef[0], 3) for p, c in learned}
+    return {WEIGHTS[p]: round(SIGNS.get(p, 1.0) * c / coef[0], 3) for p, c in learned}
 
 
 def evaluate(questions: Sequence[Question], weights: dict[str, float], k: int = 10) -> dict[str, float]:
     """Return hit@k and frac@k of the candidates ranked by score plus the weighted context."""
-    vector = np.array([1.0, weights["session"], weights["named"], -weights["question"], weights["reply"]])
+    vector = np.array([1.0, *(SIGNS.get(p, 1.0) * weights[WEIGHTS[p]] for p in PARTS[1:])])
     hit = frac = 0.0
     for q in questions:
         order = np.argsort(-(q.parts @ vector), kind="stable")[:k] if len(q.dias) else []
