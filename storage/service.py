@@ -16,6 +16,7 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -34,6 +35,7 @@ from storage.personal_data import PersonalData
 from storage.queue import JobQueue, make_queue
 from storage.recall.engine import Asker, Recall, recalled
 from storage.recall.lexical import Visibility
+from storage.recall.rows import asking
 from storage.records import MemoryRecord, Recalled, ReindexReport, SessionRef, TurnRecord, turn_record
 from storage.scope import Scope
 from storage.sql import migrate
@@ -297,7 +299,9 @@ class StorageService:
             user_id = await uow.people.ensure_user(scope.platform, scope.user_id, display_name)
         if scope_id is None:
             scope_id = await uow.people.ensure_scope(scope.platform, scope.guild_id, scope.channel_id)
-        ids = _Ids(user_id, scope_id)
+        return self._keep_ids(key, _Ids(user_id, scope_id))
+
+    def _keep_ids(self, key: tuple[str, str, str | None, str | None], ids: _Ids) -> _Ids:
         self._ids[key] = ids
         if len(self._ids) > self.settings.cache.max_entries:
             self._ids.popitem(last=False)
@@ -316,6 +320,43 @@ class StorageService:
             realms = sorted({scope.realm, *await uow.people.realms_of(user_id)})
         await self.cache.set(key, json.dumps(realms), ttl_s=REALMS_TTL_S)
         return realms
+
+    async def _asker(self, scope: Scope) -> tuple[_Ids, list[str]]:
+        """Return who asks, and the realms they may recall from, for a search.
+
+        From the caches when both hold them; else from one read on recall's own blocking connection (one
+        thread hop, where a unit of work through aiosqlite takes about ten, and at a million memories most
+        people asking are not cached); a person or place never seen, or someone who opted in to recall
+        across realms, takes the general path.
+        """
+        key = (scope.platform, scope.user_id, scope.guild_id, scope.channel_id)
+        ids = self._ids.get(key)
+        realms_key = f"{REALMS_PREFIX}{scope.user_key}:{scope.realm}"
+        cached = await self.cache.get(realms_key)
+        if ids is not None and cached is not None:
+            self._ids.move_to_end(key)
+            return ids, list(json.loads(cached))
+        found = await self.recall.read(
+            partial(
+                asking,
+                platform=scope.platform,
+                user=scope.user_id,
+                guild=scope.guild_id,
+                channel=scope.channel_id,
+            )
+        )
+        known = found.user_id is not None and found.scope_id is not None
+        if known and not found.settings.get("cross_realm_recall"):
+            assert found.user_id is not None and found.scope_id is not None
+            ids = self._keep_ids(key, _Ids(found.user_id, found.scope_id))
+            if cached is None:
+                await self.cache.set(realms_key, json.dumps([scope.realm]), ttl_s=REALMS_TTL_S)
+            return ids, [scope.realm]
+        async with UnitOfWork(self._sessions) as uow:
+            ids = await self._resolve(uow, scope)
+            realms = await self._readable_realms(uow, scope, ids.user_id)
+            await uow.commit()
+        return ids, realms
 
     # ------------------------------------------------------------------ turns
 
@@ -802,10 +843,7 @@ class StorageService:
             raise ValueError(f"kinds must be 'memory' and/or 'turn', not {sorted(unknown) or 'nothing'}")
         if neighbours < 0:
             raise ValueError("neighbours must be 0 or more")
-        async with UnitOfWork(self._sessions) as uow:
-            ids = await self._resolve(uow, scope)
-            realms = await self._readable_realms(uow, scope, ids.user_id)
-            await uow.commit()
+        ids, realms = await self._asker(scope)
         # A server channel's public turns, when the operator turned that on (storage.recall_channel_turns).
         shared = ids.scope_id if self.settings.recall_channel_turns and not scope.is_dm else None
         asker = Asker(Visibility(ids.user_id, tuple(realms), shared), scope.user_key, scope.realm)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
+from typing import TypeVar
 
 import numpy as np
 from sqlalchemy import Connection, Engine
@@ -32,6 +33,8 @@ from storage.sql.reads import SqlReads
 from storage.vectors.base import Partition, VectorsUnavailable
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # In a server channel, the vector partitions of at most this many other recent speakers are searched; older
 # speakers' public turns there are still found lexically.
@@ -179,6 +182,10 @@ class Recall:
         anchors = [s.row for s in ranked if s.row.kind == "turn"] if neighbours > 0 else []
         around = rows.neighbours(conn, v, anchors, neighbours, neighbours) if anchors else {}
         return ranked, around
+
+    async def read(self, read: Callable[[Connection], T]) -> T:
+        """Run a blocking read on recall's own connections (storage.sql.reads), one hop off the loop."""
+        return await self._reads.run(read)
 
     @property
     def sql_engine(self) -> Engine:

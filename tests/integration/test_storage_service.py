@@ -184,6 +184,23 @@ async def test_a_known_person_is_resolved_without_writing(storage: StorageServic
     assert [s for s in statements if is_write(s)] == []
 
 
+async def test_after_a_restart_recall_still_follows_each_persons_realms(storage: StorageService) -> None:
+    # The first search after a restart finds who asks by one read; opting in to recall across realms, and
+    # someone never seen, still take the general path.
+    await storage.add_memory(ALICE, "Alice is training for a marathon")
+    await storage.add_memory(BOB, "Bob is training for a triathlon")
+    await storage.set_cross_realm_recall(ALICE_DM, True)
+    storage._ids.clear()  # what a restart leaves
+    await storage.cache.delete_prefix("")
+    assert any("marathon" in r.text for r in await storage.search(ALICE_DM, "marathon training"))
+    bob_dm = Scope(user_id="200", channel_id="dm200")
+    assert all("triathlon" not in r.text for r in await storage.search(bob_dm, "triathlon training"))
+    assert any("triathlon" in r.text for r in await storage.search(BOB, "triathlon training"))
+    newcomer = Scope(user_id="300", guild_id="1", channel_id="10")
+    assert await storage.search(newcomer, "training") == []
+    assert await storage.list_memories(newcomer) == []  # known now, with nothing of their own
+
+
 async def test_turn_search_is_scoped_to_the_person(storage: StorageService) -> None:
     turn = await storage.record_turn(BOB, "user", "my favourite food is ramen", speaker="Bob")
     await storage.index_turns(BOB, [turn])
