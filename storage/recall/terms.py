@@ -55,19 +55,27 @@ def search_tokens(text: str, limit: int = MAX_TERMS) -> list[str]:
     return list(out)[:limit]
 
 
+# Words at least this long also match as prefixes ("adopting" finds "adoption", which the porter stemmer
+# leaves apart). Shorter ones do not: a short prefix stands for a large family of unrelated words ("care"
+# for career, caress, caret), and the full-text index merges all of their postings, across every person,
+# for each query. At 1M memories over 10,000 people, prefixes from four letters up took half of a recall's
+# full-text time; from six letters the LoCoMo figures were those of no prefixes at all (docs/memory.md).
+PREFIX_MIN_LETTERS = 6
+
+
 def fts5_match(tokens: list[str], prefix: bool = True) -> str | None:
     """Return an FTS5 MATCH expression that matches any of ``tokens`` (None when there are none).
 
     Each token is a quoted string (a quote inside is doubled, though ``\\w`` tokens hold none), so FTS5's
-    keywords and column filters are plain words here. Longer tokens also match as prefixes ("adopt" finds
-    "adoption") because the porter stemmer leaves some derived forms apart.
+    keywords and column filters are plain words here. Long tokens also match as prefixes (see
+    ``PREFIX_MIN_LETTERS``).
     """
     parts: list[str] = []
     for token in tokens:
         if not token:
             continue
         quoted = '"' + token.replace('"', '""') + '"'
-        parts.append(f"{quoted}*" if prefix and len(token) >= 4 else quoted)
+        parts.append(f"{quoted}*" if prefix and len(token) >= PREFIX_MIN_LETTERS else quoted)
     return " OR ".join(parts) if parts else None
 
 
@@ -82,5 +90,5 @@ def tsquery_text(tokens: list[str], prefix: bool = True) -> str | None:
         if not token:
             continue
         quoted = "'" + token.replace("'", "''") + "'"
-        parts.append(f"{quoted}:*" if prefix and len(token) >= 4 else quoted)
+        parts.append(f"{quoted}:*" if prefix and len(token) >= PREFIX_MIN_LETTERS else quoted)
     return " | ".join(parts) if parts else None

@@ -78,6 +78,13 @@ def test_stemming_and_prefixes_find_related_forms(fts: sqlite3.Connection) -> No
     assert matches(fts, "camps") == ["We went camping NEAR the lake, it was lovely"]
 
 
+def test_only_long_words_are_prefixes() -> None:
+    # A short word's prefix family is large and mostly unrelated ("care": career, caress); long ones match
+    # their derived forms ("adopting": adoption).
+    assert fts5_match(["care", "lovely"]) == '"care" OR "lovely"*'
+    assert tsquery_text(["care", "lovely"]) == "'care' | 'lovely':*"
+
+
 def test_accents_and_width_fold_away(fts: sqlite3.Connection) -> None:
     assert matches(fts, "CAFE") == ["Café crème and adoption papers"]
     assert matches(fts, "ｃａｆé") == ["Café crème and adoption papers"]
