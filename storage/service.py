@@ -35,12 +35,12 @@ from storage.personal_data import PersonalData
 from storage.queue import JobQueue, make_queue
 from storage.recall.engine import Asker, Recall, recalled
 from storage.recall.lexical import Visibility
-from storage.recall.rows import asking
 from storage.records import MemoryRecord, Recalled, ReindexReport, SessionRef, TurnRecord, turn_record
 from storage.scope import Scope
 from storage.sql import migrate
 from storage.sql.engine import SQLUnavailable, backend_name, make_engine, ping, redacted, wait_until_ready
 from storage.sql.models import Memory, Turn, utcnow
+from storage.sql.repositories import asking
 from storage.sql.turn_writer import TurnWriter, turn_params
 from storage.sql.uow import UnitOfWork
 from storage.support import SupportStore
@@ -142,6 +142,10 @@ class _Ids:
     scope_id: int
 
 
+# The person and the place (platform, user, guild, channel), as the id cache knows them.
+_IdsKey = tuple[str, str, str | None, str | None]
+
+
 class StorageService:
     """Turns, memories, recall, rate limits and locks, scoped to a person and a place."""
 
@@ -164,7 +168,7 @@ class StorageService:
         self.space = space_id(embedder.model_id, embedder.dimension)
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, class_=AsyncSession)
         self._turns = TurnWriter(engine)
-        self._ids: OrderedDict[tuple[str, str, str | None, str | None], _Ids] = OrderedDict()
+        self._ids: OrderedDict[_IdsKey, _Ids] = OrderedDict()
         self._conversations: dict[tuple[int, int], tuple[int, float]] = {}
         self._vectors_error: str | None = None
         self._space_note: str | None = None
@@ -285,23 +289,22 @@ class StorageService:
     # ------------------------------------------------------------------ scope resolution
 
     async def _resolve(self, uow: UnitOfWork, scope: Scope, display_name: str | None = None) -> _Ids:
-        key = (scope.platform, scope.user_id, scope.guild_id, scope.channel_id)
+        key = _ids_key(scope)
         found = self._ids.get(key)
         if found is not None:
             self._ids.move_to_end(key)
             return found
         # After a restart every person is a miss once: one read finds both ids, and only a person or place
         # seen for the first time costs the inserts (which take the write lock).
-        user_id, scope_id = await uow.people.find_ids(
-            scope.platform, scope.user_id, scope.guild_id, scope.channel_id
-        )
+        known = await uow.people.find(scope.platform, scope.user_id, scope.guild_id, scope.channel_id)
+        user_id, scope_id = known.user_id, known.scope_id
         if user_id is None:
             user_id = await uow.people.ensure_user(scope.platform, scope.user_id, display_name)
         if scope_id is None:
             scope_id = await uow.people.ensure_scope(scope.platform, scope.guild_id, scope.channel_id)
         return self._keep_ids(key, _Ids(user_id, scope_id))
 
-    def _keep_ids(self, key: tuple[str, str, str | None, str | None], ids: _Ids) -> _Ids:
+    def _keep_ids(self, key: _IdsKey, ids: _Ids) -> _Ids:
         self._ids[key] = ids
         if len(self._ids) > self.settings.cache.max_entries:
             self._ids.popitem(last=False)
@@ -311,7 +314,7 @@ class StorageService:
         # Memories stay in their realm unless the person opted in to recall across servers and DMs.
         # Cached (shared through Redis when configured) because every recall needs it; a realm the person
         # first appears in shows up within REALMS_TTL_S, and changing the opt-in clears it at once.
-        key = f"{REALMS_PREFIX}{scope.user_key}:{scope.realm}"
+        key = _realms_key(scope)
         cached = await self.cache.get(key)
         if cached is not None:
             return list(json.loads(cached))
@@ -329,9 +332,9 @@ class StorageService:
         people asking are not cached); a person or place never seen, or someone who opted in to recall
         across realms, takes the general path.
         """
-        key = (scope.platform, scope.user_id, scope.guild_id, scope.channel_id)
+        key = _ids_key(scope)
         ids = self._ids.get(key)
-        realms_key = f"{REALMS_PREFIX}{scope.user_key}:{scope.realm}"
+        realms_key = _realms_key(scope)
         cached = await self.cache.get(realms_key)
         if ids is not None and cached is not None:
             self._ids.move_to_end(key)
@@ -426,7 +429,7 @@ class StorageService:
 
     def _known_conversation(self, scope: Scope) -> tuple[_Ids, int] | None:
         # The person's ids and open session, when both are cached and the session needs no touch yet.
-        ids = self._ids.get((scope.platform, scope.user_id, scope.guild_id, scope.channel_id))
+        ids = self._ids.get(_ids_key(scope))
         if ids is None:
             return None
         cached = self._conversations.get((ids.user_id, ids.scope_id))
@@ -872,7 +875,7 @@ class StorageService:
             return False
         # The cache may have lost its marker (restart, outage); SQL keeps every recorded message. A known
         # person's check is one prebuilt SELECT outside any unit of work (storage/sql/turn_writer.py).
-        ids = self._ids.get((scope.platform, scope.user_id, scope.guild_id, scope.channel_id))
+        ids = self._ids.get(_ids_key(scope))
         if ids is None:
             async with UnitOfWork(self._sessions) as uow:
                 ids = await self._resolve(uow, scope)
@@ -1176,6 +1179,14 @@ def _lease_key(name: str) -> str:
 
 def _window_key(scope: Scope) -> str:
     return f"{WINDOW_PREFIX}{scope.conversation_key}"
+
+
+def _ids_key(scope: Scope) -> _IdsKey:
+    return (scope.platform, scope.user_id, scope.guild_id, scope.channel_id)
+
+
+def _realms_key(scope: Scope) -> str:
+    return f"{REALMS_PREFIX}{scope.user_key}:{scope.realm}"
 
 
 def _turn_text(speaker: str | None, text: str) -> str:

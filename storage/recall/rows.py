@@ -37,7 +37,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
 
 from storage.recall.lexical import Visibility
-from storage.sql.models import Memory, ScopeRow, Turn, User
+from storage.sql.models import Memory, Turn, User
 
 # How far back in a channel to look for the people whose public turns a recall there may read.
 PARTICIPANT_WINDOW = 2_000
@@ -333,34 +333,3 @@ def channel_speakers(conn: Connection, scope_id: int, exclude: int, limit: int) 
         .limit(limit)
     )
     return [f"{platform}.{external}" for platform, external in found.all()]
-
-
-@dataclass(frozen=True, slots=True)
-class Asking:
-    """Who asks and where, as far as SQL knows them: None ids for a person or place not seen yet."""
-
-    user_id: int | None
-    scope_id: int | None
-    settings: dict[str, Any]
-
-
-@lru_cache(maxsize=1)
-def _asking_statement() -> Executable:
-    person = (User.platform == bindparam("platform")) & (User.external_id == bindparam("user"))
-    place = (
-        (ScopeRow.platform == bindparam("platform"))
-        & (ScopeRow.guild_id == bindparam("guild"))
-        & (ScopeRow.channel_id == bindparam("channel"))
-    )
-    return select(
-        select(User.id).where(person).scalar_subquery(),
-        select(ScopeRow.id).where(place).scalar_subquery(),
-        select(User.settings).where(person).scalar_subquery(),
-    )
-
-
-def asking(conn: Connection, platform: str, user: str, guild: str | None, channel: str | None) -> Asking:
-    """Return the asker's ids and settings in one statement (a recall's first read after a restart)."""
-    params = {"platform": platform, "user": user, "guild": guild or "", "channel": channel or ""}
-    user_id, scope_id, settings = conn.execute(_asking_statement(), params).one()
-    return Asking(user_id, scope_id, dict(settings or {}))

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
@@ -37,6 +38,44 @@ class ClosedSession:
     guild_id: str
     channel_id: str
     conversation_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Asking:
+    """A person and a place as SQL knows them (None ids for one not seen yet), and the person's settings."""
+
+    user_id: int | None
+    scope_id: int | None
+    settings: dict[str, Any]
+
+
+@lru_cache(maxsize=1)
+def _asking_statement() -> Executable:
+    person = (User.platform == bindparam("platform")) & (User.external_id == bindparam("user"))
+    place = (
+        (ScopeRow.platform == bindparam("platform"))
+        & (ScopeRow.guild_id == bindparam("guild"))
+        & (ScopeRow.channel_id == bindparam("channel"))
+    )
+    return select(
+        select(User.id).where(person).scalar_subquery(),
+        select(ScopeRow.id).where(place).scalar_subquery(),
+        select(User.settings).where(person).scalar_subquery(),
+    )
+
+
+def _asking_params(platform: str, user: str, guild: str | None, channel: str | None) -> dict[str, str]:
+    return {"platform": platform, "user": user, "guild": guild or "", "channel": channel or ""}
+
+
+def asking(conn: Connection, platform: str, user: str, guild: str | None, channel: str | None) -> Asking:
+    """Return a person's and a place's ids and the person's settings in one statement, on a blocking
+    connection (recall's first read of who asks after a restart); ``PeopleRepo.find`` is the same read
+    in a unit of work."""
+    user_id, scope_id, settings = conn.execute(
+        _asking_statement(), _asking_params(platform, user, guild, channel)
+    ).one()
+    return Asking(user_id, scope_id, dict(settings or {}))
 
 
 class PeopleRepo:
@@ -65,18 +104,11 @@ class PeopleRepo:
         assert found is not None
         return int(found)
 
-    async def find_ids(
-        self, platform: str, external_id: str, guild_id: str | None, channel_id: str | None
-    ) -> tuple[int | None, int | None]:
-        """Return the ids of a person and of a place in one statement, None for one not seen yet."""
-        user = select(User.id).where(User.platform == platform, User.external_id == external_id)
-        place = select(ScopeRow.id).where(
-            ScopeRow.platform == platform,
-            ScopeRow.guild_id == (guild_id or ""),
-            ScopeRow.channel_id == (channel_id or ""),
-        )
-        row = (await self.s.execute(select(user.scalar_subquery(), place.scalar_subquery()))).one()
-        return row[0], row[1]
+    async def find(self, platform: str, user: str, guild: str | None, channel: str | None) -> Asking:
+        """Return a person's and a place's ids and the person's settings in one statement (see ``asking``)."""
+        found = await self.s.execute(_asking_statement(), _asking_params(platform, user, guild, channel))
+        user_id, scope_id, settings = found.one()
+        return Asking(user_id, scope_id, dict(settings or {}))
 
     async def find_user(self, platform: str, external_id: str) -> User | None:
         """Return a person's row, or None if Kindred has never seen them."""
