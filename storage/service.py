@@ -32,7 +32,7 @@ from storage.embedding.base import Embedder, EmbeddingError, space_id
 from storage.health import Status, TierHealth
 from storage.importance import ImportanceStore, NewMemory
 from storage.personal_data import PersonalData
-from storage.queue import JobQueue, make_queue
+from storage.queue import JobQueue, NewJob, make_queue
 from storage.recall.engine import Asker, Recall, recalled
 from storage.recall.lexical import Visibility
 from storage.records import MemoryRecord, Recalled, ReindexReport, SessionRef, TurnRecord, turn_record
@@ -303,6 +303,16 @@ class StorageService:
         if scope_id is None:
             scope_id = await uow.people.ensure_scope(scope.platform, scope.guild_id, scope.channel_id)
         return self._keep_ids(key, _Ids(user_id, scope_id))
+
+    async def _ids_of(self, scope: Scope) -> _Ids:
+        """Return the person's and the place's ids: cached, else by a unit of work of their own."""
+        found = self._ids.get(_ids_key(scope))
+        if found is not None:
+            return found
+        async with UnitOfWork(self._sessions) as uow:
+            found = await self._resolve(uow, scope)
+            await uow.commit()
+        return found
 
     def _keep_ids(self, key: _IdsKey, ids: _Ids) -> _Ids:
         self._ids[key] = ids
@@ -598,12 +608,12 @@ class StorageService:
         urgent: bool = False,
     ) -> bool:
         """Enqueue a background job, owned by the scope's person (so forget-me removes it); False if known."""
-        user_id = None
-        if scope is not None:
-            async with UnitOfWork(self._sessions) as uow:
-                user_id = (await self._resolve(uow, scope)).user_id
-                await uow.commit()
-        return await self.jobs.enqueue(job_type, key, payload, user_id=user_id, urgent=urgent)
+        return (await self.enqueue_jobs([NewJob(job_type, key, payload, urgent)], scope=scope))[0]
+
+    async def enqueue_jobs(self, jobs: Sequence[NewJob], *, scope: Scope | None = None) -> list[bool]:
+        """Enqueue several jobs of the scope's person in one write; for each, False when it was known."""
+        user_id = None if scope is None else (await self._ids_of(scope)).user_id
+        return await self.jobs.enqueue_many(jobs, user_id=user_id)
 
     # ------------------------------------------------------------------ memories
 

@@ -10,11 +10,13 @@ from bot.llm import LLMRouter
 from bot.pipeline.message import TurnInput
 from bot.reflection.budget import ReflectionBudget, ReflectionStatus
 from bot.reflection.episodic import EpisodicProcessor
-from bot.reflection.index import INDEX, IndexProcessor, enqueue_index
+from bot.reflection.index import INDEX, IndexProcessor, index_payload
 from bot.reflection.jobs import EPISODIC, SEMANTIC, message_key, turn_payload
 from bot.reflection.procedural import PROCEDURAL, ProceduralProcessor, detect_style
 from bot.reflection.semantic import SemanticProcessor
 from bot.worker import ProcessorRegistry
+from storage.queue import NewJob
+from storage.scope import Scope
 from storage.service import StorageService
 from storage.sql.engine import retry_while_unavailable
 
@@ -75,20 +77,24 @@ class Reflection:
 
     async def _enqueue(self, turn: TurnInput, user_turn_id: int, reply_turn_id: int | None) -> None:
         scope = turn.scope
-        ids = [i for i in (user_turn_id, reply_turn_id) if i is not None]
-        turns = await self.storage.turns_for_indexing(scope, ids)
-        await enqueue_index(self.storage, scope, turns)
-        if not self.settings.enabled:
-            return
-        if self.flags is not None and not await self.flags.enabled("reflection", scope.guild_id):
-            return
         key = message_key(scope, turn.message_id)
-        payload = turn_payload(scope, user_turn_id, reply_turn_id)
-        if self.settings.semantic_enabled and self.llm is not None:
-            await self.storage.enqueue_job(SEMANTIC, key, payload, scope=scope)
-        # The rules are cheap enough to run here, so a job is only queued for a turn that asks something.
-        if self.settings.procedural_enabled and not detect_style(turn.text).empty:
-            await self.storage.enqueue_job(PROCEDURAL, key, payload, scope=scope)
+        ids = [i for i in (user_turn_id, reply_turn_id) if i is not None]
+        # The jobs name the turns by id and nothing is read here: each processor reads them under their
+        # owner's scope and leaves out a turn said while remembering was paused. All in one write.
+        jobs = [NewJob(INDEX, key, index_payload(scope, ids))]
+        if await self._reflecting(scope):
+            payload = turn_payload(scope, user_turn_id, reply_turn_id)
+            if self.settings.semantic_enabled and self.llm is not None:
+                jobs.append(NewJob(SEMANTIC, key, payload))
+            # The rules are cheap enough to run here, so a job is only queued for a turn that asks something.
+            if self.settings.procedural_enabled and not detect_style(turn.text).empty:
+                jobs.append(NewJob(PROCEDURAL, key, payload))
+        await self.storage.enqueue_jobs(jobs, scope=scope)
+
+    async def _reflecting(self, scope: Scope) -> bool:
+        if not self.settings.enabled:
+            return False
+        return self.flags is None or await self.flags.enabled("reflection", scope.guild_id)
 
 
 def register_reflection(

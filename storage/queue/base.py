@@ -32,6 +32,16 @@ class RetryLater(JobError):
 
 
 @dataclass(frozen=True, slots=True)
+class NewJob:
+    """A job to enqueue: its type, its key (unique within the type) and what its processor needs."""
+
+    job_type: str
+    key: str
+    payload: dict[str, Any]
+    urgent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Job:
     """One claimed job. ``attempts`` counts the failed runs before this one."""
 
@@ -91,6 +101,10 @@ class JobQueue(Protocol):
         urgent: bool = False,
     ) -> bool:
         """Record a job keyed ``job_type:key``; return False (doing nothing) when that key exists."""
+        ...
+
+    async def enqueue_many(self, jobs: Sequence[NewJob], *, user_id: int | None = None) -> list[bool]:
+        """Record several jobs of one owner in one write; for each, False when its key existed."""
         ...
 
     async def claim(self, consumer: str, limit: int, wait_s: float = 0.0) -> list[Job]:

@@ -20,7 +20,15 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.config import QueueSettings
-from storage.queue.base import MAX_ERROR_CHARS, DeadJob, Job, QueueStats, QueueUnavailable, backoff_s
+from storage.queue.base import (
+    MAX_ERROR_CHARS,
+    DeadJob,
+    Job,
+    NewJob,
+    QueueStats,
+    QueueUnavailable,
+    backoff_s,
+)
 from storage.sql.models import Job as JobRow
 from storage.sql.models import utcnow
 
@@ -83,40 +91,48 @@ class OutboxQueue:
 
     # ------------------------------------------------------------ enqueue and claim
 
-    async def insert(
-        self,
-        job_type: str,
-        key: str,
-        payload: dict[str, Any],
-        *,
-        user_id: int | None = None,
-        urgent: bool = False,
-    ) -> int | None:
-        """Insert a job row; return its id, or None when a job with this key already exists."""
+    async def insert(self, jobs: Sequence[NewJob], *, user_id: int | None = None) -> list[int | None]:
+        """Insert job rows in one statement; return each one's id, None where its key already existed.
+
+        One statement and one commit for a turn's jobs: on SQLite every commit takes the database's one write
+        lock, which the turns being recorded wait for.
+        """
         now = utcnow()
+        rows: dict[str, dict[str, Any]] = {}
+        for job in jobs:
+            rows.setdefault(
+                job_key(job.job_type, job.key),
+                {
+                    "job_key": job_key(job.job_type, job.key),
+                    "job_type": job.job_type,
+                    "user_id": user_id,
+                    "payload": job.payload,
+                    "status": PENDING,
+                    "attempts": 0,
+                    "available_at": now,
+                    "created_at": now,
+                    "updated_at": now,
+                    "urgent": job.urgent,
+                },
+            )
+        if not rows:
+            return []
         insert = (postgresql.insert if self._postgres else sqlite.insert)(JobRow)
         stmt = (
-            insert.values(
-                job_key=job_key(job_type, key),
-                job_type=job_type,
-                user_id=user_id,
-                payload=payload,
-                status=PENDING,
-                attempts=0,
-                available_at=now,
-                created_at=now,
-                updated_at=now,
-                urgent=urgent,
-            )
+            insert.values(list(rows.values()))
             .on_conflict_do_nothing(index_elements=["job_key"])
-            .returning(JobRow.id)
+            .returning(JobRow.id, JobRow.job_key)
         )
         async with self._session() as s:
-            new_id = (await s.execute(stmt)).scalar_one_or_none()
+            made = {str(key): int(i) for i, key in (await s.execute(stmt)).all()}
             await s.commit()
-        if new_id is not None:
+        if made:
             self._wake.set()
-        return None if new_id is None else int(new_id)
+        # A key given twice is one job: the first mention gets its id.
+        out: list[int | None] = []
+        for job in jobs:
+            out.append(made.pop(job_key(job.job_type, job.key), None))
+        return out
 
     async def enqueue(
         self,
@@ -128,7 +144,11 @@ class OutboxQueue:
         urgent: bool = False,
     ) -> bool:
         """Record a job keyed ``job_type:key``; return False (doing nothing) when that key exists."""
-        return await self.insert(job_type, key, payload, user_id=user_id, urgent=urgent) is not None
+        return (await self.enqueue_many([NewJob(job_type, key, payload, urgent)], user_id=user_id))[0]
+
+    async def enqueue_many(self, jobs: Sequence[NewJob], *, user_id: int | None = None) -> list[bool]:
+        """Record several jobs of one owner in one write; for each, False when its key existed."""
+        return [i is not None for i in await self.insert(jobs, user_id=user_id)]
 
     async def claim(self, consumer: str, limit: int, wait_s: float = 0.0) -> list[Job]:
         """Reserve up to ``limit`` ready jobs, waiting up to ``wait_s`` (polling once more) for the first."""

@@ -23,7 +23,7 @@ from redis.backoff import NoBackoff
 
 from storage.cache.redis import POOL_SIZE, POOL_WAIT_S
 from storage.config import QueueSettings
-from storage.queue.base import DeadJob, Job, QueueStats
+from storage.queue.base import DeadJob, Job, NewJob, QueueStats
 from storage.queue.outbox import RUNNING, SWEEP_LIMIT, OutboxQueue
 from storage.sql.models import utcnow
 
@@ -181,11 +181,15 @@ class StreamQueue:
         urgent: bool = False,
     ) -> bool:
         """Record the job in the outbox, then send its id to the stream."""
-        job_id = await self.outbox.insert(job_type, key, payload, user_id=user_id, urgent=urgent)
-        if job_id is None:
-            return False
-        await self._dispatch([job_id])
-        return True
+        return (await self.enqueue_many([NewJob(job_type, key, payload, urgent)], user_id=user_id))[0]
+
+    async def enqueue_many(self, jobs: Sequence[NewJob], *, user_id: int | None = None) -> list[bool]:
+        """Record the jobs in the outbox in one write, then send the new ones' ids to the stream."""
+        ids = await self.outbox.insert(jobs, user_id=user_id)
+        made = [i for i in ids if i is not None]
+        if made:
+            await self._dispatch(made)
+        return [i is not None for i in ids]
 
     async def claim(self, consumer: str, limit: int, wait_s: float = 0.0) -> list[Job]:
         """Claim the jobs the consumer group delivers; claim from SQL directly while Redis is away."""

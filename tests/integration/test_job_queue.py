@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.worker import ProcessorRegistry, Worker
 from storage.config import QueueSettings, SQLSettings
-from storage.queue import Job, OutboxQueue, RetryLater, StreamQueue
+from storage.queue import Job, NewJob, OutboxQueue, RetryLater, StreamQueue
 from storage.sql import migrate
 from storage.sql.engine import make_engine
 from storage.sql.models import Job as JobRow
@@ -201,6 +201,30 @@ async def test_same_key_of_another_type_is_another_job(env: Env) -> None:
     queue = env.queue()
     await queue.enqueue("test", "same", {})
     assert await queue.enqueue("other", "same", {})
+
+
+async def test_jobs_enqueued_together_are_each_claimed_once_and_known_keys_are_skipped(env: Env) -> None:
+    queue = env.queue()
+    assert await queue.enqueue("test", "old", {"n": 0})
+    made = await queue.enqueue_many(
+        [
+            NewJob("test", "a", {"n": 1}),
+            NewJob("test", "old", {"n": 9}),  # known before: not enqueued again, its payload unchanged
+            NewJob("other", "a", {"n": 2}),  # the same key of another type is another job
+            NewJob("test", "a", {"n": 3}),  # named twice in one call: one job, the first
+            NewJob("test", "b", {"n": 4}, urgent=True),
+        ],
+        user_id=None,
+    )
+    assert made == [True, False, True, False, True]
+    jobs = await queue.claim("c1", 10, wait_s=1.0)
+    assert sorted((j.job_type, j.key, j.payload["n"], j.urgent) for j in jobs) == [
+        ("other", "a", 2, False),
+        ("test", "a", 1, False),
+        ("test", "b", 4, True),
+        ("test", "old", 0, False),
+    ]
+    assert await queue.enqueue_many([], user_id=None) == []
 
 
 async def test_stats_show_depth_in_flight_and_throughput(env: Env) -> None:
