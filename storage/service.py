@@ -186,7 +186,7 @@ class StorageService:
         self.recall = Recall(engine, self.tiers, self._vectors_failed, self._vectors_ok)
         self.admin = AdminStore(self._sessions, cache)
         self.crystals = CrystalStore(self._sessions, cache, embedder)
-        self.support = SupportStore(self._sessions, cache)
+        self.support = SupportStore(self._sessions, cache, self.recall.read)
         self.memory = ImportanceStore(self._sessions, cache)
         self.personal = PersonalData(
             self._sessions, cache, vectors, self.jobs, self.space, (self._ids, self._conversations)

@@ -16,12 +16,13 @@ import logging
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from functools import partial
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Connection, delete, select
 from sqlalchemy.exc import (
     DataError,
     DBAPIError,
@@ -34,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.cache import Cache
 from storage.scope import Scope
-from storage.sql.models import utcnow
+from storage.sql.models import User, utcnow
 from storage.sql.models_support import EmotionalProfile, StrategyHistory, UserSupportStrategy
 from storage.sql.uow import UnitOfWork
 
@@ -142,6 +143,44 @@ class _Entry:
         return self.profile_dirty or bool(self.dirty_strategies) or bool(self.state.changes) or self.wipe
 
 
+# The strategy columns a person's state is read with.
+_STRATEGY_FIELDS = ("strategy", "successes", "failures", "uses", "updated_at")
+
+
+def _read_state(conn: Connection, *, platform: str, external_id: str) -> tuple[SupportState, int | None]:
+    """Return a person's state and their users row id (None, with an empty state, for a stranger).
+
+    One statement: the person, their profile and one row per strategy (at least one row when they exist).
+    """
+    profile = EmotionalProfile.__table__.c
+    strategy = UserSupportStrategy.__table__.c
+    stmt = (
+        select(
+            User.id.label("user_row"),
+            profile.user_id.label("has_profile"),
+            *(profile[column].label(f"p_{name}") for name, column in _PROFILE_COLUMNS.items()),
+            *(strategy[column].label(f"s_{column}") for column in _STRATEGY_FIELDS),
+        )
+        .select_from(User)
+        .outerjoin(EmotionalProfile, EmotionalProfile.user_id == User.id)
+        .outerjoin(UserSupportStrategy, UserSupportStrategy.user_id == User.id)
+        .where(User.platform == platform, User.external_id == external_id)
+    )
+    rows = [row._mapping for row in conn.execute(stmt)]
+    if not rows:
+        return SupportState(), None
+    state = SupportState()
+    if rows[0]["has_profile"] is not None:
+        for name in _PROFILE_COLUMNS:
+            setattr(state, name, rows[0][f"p_{name}"])
+    for row in rows:
+        if row["s_strategy"] is not None:
+            state.strategies[row["s_strategy"]] = StrategyStats(
+                row["s_successes"], row["s_failures"], row["s_uses"], row["s_updated_at"]
+            )
+    return state, int(rows[0]["user_row"])
+
+
 class SupportStore:
     """Per-person support state over SQL, with an in-memory fallback and write-back."""
 
@@ -149,6 +188,7 @@ class SupportStore:
         self,
         sessions: async_sessionmaker[AsyncSession],
         cache: Cache,
+        reads: Callable[[Callable[[Connection], Any]], Awaitable[Any]],
         *,
         max_people: int = 10_000,
         history_limit: int = 500,
@@ -157,6 +197,8 @@ class SupportStore:
     ) -> None:
         self._sessions = sessions
         self._cache = cache
+        # Runs a blocking read on a connection off the loop (recall's reads: storage.sql.reads).
+        self._reads = reads
         self.max_people = max_people
         self.history_limit = history_limit
         self.retry_s = retry_s
@@ -345,23 +387,9 @@ class SupportStore:
         return state
 
     async def _read(self, scope: Scope) -> tuple[SupportState, int | None]:
-        async with UnitOfWork(self._sessions) as uow:
-            user = await uow.people.find_user(scope.platform, scope.user_id)
-            if user is None:
-                return SupportState(), None
-            profile = await uow.session.get(EmotionalProfile, user.id)
-            rows = await uow.session.scalars(
-                select(UserSupportStrategy).where(UserSupportStrategy.user_id == user.id)
-            )
-            state = SupportState()
-            if profile is not None:
-                for name, column in _PROFILE_COLUMNS.items():
-                    setattr(state, name, copy.deepcopy(getattr(profile, column)))
-            for row in rows:
-                state.strategies[row.strategy] = StrategyStats(
-                    row.successes, row.failures, row.uses, row.updated_at
-                )
-            return state, int(user.id)
+        # Every turn of every person reads this (consent decides whether anything else happens), so it is
+        # one statement in one hop to a reading thread, not a unit of work of three through the loop.
+        return await self._reads(partial(_read_state, platform=scope.platform, external_id=scope.user_id))
 
     async def _write(self, scope: Scope, entry: _Entry) -> bool:
         """Write the entry's changes to SQL; on failure keep them for later. Return whether it was written."""
