@@ -184,6 +184,7 @@ class Pipeline:
         return outcome
 
     async def _crisis_first(self, message: IncomingMessage, sink: ReplySink) -> CrisisResult:
+        await self.crisis.ready()
         result = self.crisis.screen(message)
         # Once per message, even when the message is held through an outage and handled again.
         if result.hit and message.message_id not in self._crisis_answered:

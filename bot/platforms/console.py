@@ -79,6 +79,7 @@ async def run_console(
 ) -> int:
     """Chat in the terminal until /quit or end of input; return the exit code."""
     app = await Kindred.start(settings, ops=False)
+    app.pipeline.crisis.warm_soon()  # while the person types their first line
     scope = console_scope(user)
     sink = ConsoleSink(out, settings.persona.name)
     interactive = stdin.isatty()

@@ -65,6 +65,9 @@ class KindredBot(commands.Bot):
     async def on_ready(self) -> None:
         """Mark the gateway as connected for health reports."""
         self.kindred.gateway_connected = True
+        # The crisis check compiles in a thread from now (after, not during, the start it would slow), in
+        # the seconds before the first person writes.
+        self.kindred.pipeline.crisis.warm_soon()
         log.info("connected to Discord as %s in %s guilds", self.user, len(self.guilds))
 
     async def on_disconnect(self) -> None:

@@ -25,6 +25,7 @@ made when it finds the text very unlikely to be a crisis; ``check`` says exactly
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -234,6 +235,22 @@ def _rules_result(hits: list[tuple[str, str]], guessed: str | None) -> CrisisRes
     return CrisisResult(
         hit=True, locale=locale, signals=tuple(dict.fromkeys(f"{lang}.{name}" for lang, name in hits))
     )
+
+
+_WARMING = threading.Lock()
+
+
+def warm() -> None:
+    """Compile the rules and load the model now rather than in the first message's check.
+
+    Compiling the rules' patterns takes a second or two of CPU; a bot calls this in a thread at startup
+    (``CrisisProtocol.ready``) so that neither the first person to write nor the event loop waits for it.
+    Safe from several threads: one compiles, the others wait for it.
+    """
+    with _WARMING:
+        _compiled()
+        _stopwords()
+        default_model()
 
 
 def check(text: str) -> CrisisResult:

@@ -9,13 +9,14 @@ get a short alert. The turn then continues as usual, so Kindred stays in the con
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Protocol, runtime_checkable
 
 from bot import metrics
 from bot.config import CrisisSettings
 from bot.pipeline.message import IncomingMessage, ReplySink
-from bot.safety.crisis import CrisisResult, check
+from bot.safety.crisis import CrisisResult, check, warm
 from bot.safety.crisis_response import DEFAULT_LOCALE, MODEL_INSTRUCTION, MODERATOR_ALERT, RESPONSES
 from bot.safety.normalize import normalize_text
 from storage.service import StorageService
@@ -50,6 +51,19 @@ class CrisisProtocol:
     def __init__(self, settings: CrisisSettings, storage: StorageService | None = None) -> None:
         self.settings = settings
         self.storage = storage
+        self._warm: asyncio.Future[None] | None = None
+
+    def warm_soon(self) -> None:
+        """Start compiling the check in a thread (at startup), unless it is switched off."""
+        if self._warm is None and self.settings.enabled:
+            self._warm = asyncio.ensure_future(asyncio.to_thread(warm))
+
+    async def ready(self) -> None:
+        """Wait until the check is compiled (at once after the first time): ``screen`` never compiles on
+        the event loop, where it would stall every conversation for a second or two."""
+        self.warm_soon()
+        if self._warm is not None:
+            await asyncio.shield(self._warm)
 
     def screen(self, message: IncomingMessage) -> CrisisResult:
         """Run the crisis check on the message as later steps will read it (or not at all if disabled)."""

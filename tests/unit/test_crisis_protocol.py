@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -9,6 +10,7 @@ import pytest
 
 from bot.config import CrisisSettings
 from bot.pipeline.message import IncomingMessage
+from bot.safety import crisis, protocol
 from bot.safety.crisis_response import RESPONSES
 from bot.safety.protocol import CrisisProtocol
 from storage.scope import Scope
@@ -49,6 +51,28 @@ def test_configured_helplines_replace_the_defaults() -> None:
 def test_screen_reads_the_message_normalised_and_can_be_switched_off() -> None:
     assert CrisisProtocol(CrisisSettings()).screen(incoming("i want to k\u200bill myself")).hit
     assert not CrisisProtocol(CrisisSettings(enabled=False)).screen(incoming("i want to kill myself")).hit
+
+
+async def test_the_check_is_compiled_once_in_a_thread_not_on_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    threads: list[int] = []
+
+    def warm() -> None:
+        threads.append(threading.get_ident())
+        crisis.warm()
+
+    monkeypatch.setattr(protocol, "warm", warm)
+    on = CrisisProtocol(CrisisSettings())
+    on.warm_soon()
+    on.warm_soon()  # at startup and again: one compile
+    await on.ready()
+    await on.ready()
+    assert len(threads) == 1 and threads[0] != threading.get_ident()
+    assert on.screen(incoming("i want to kill myself")).hit
+    off = CrisisProtocol(CrisisSettings(enabled=False))
+    await off.ready()  # switched off: nothing to compile, and nothing waits
+    assert len(threads) == 1
 
 
 class _BrokenSink:
