@@ -5,8 +5,9 @@ The bot runs in this process exactly as in production: ``Kindred.start`` and the
 model run in a child process, so the bot's event loop, CPU share and memory are its own and the numbers
 below describe Kindred, not the fakes. Each person sends a message (half in server channels with a
 mention, half in DMs), waits for the bot's reply to it, and sends the next; the model's latency per call
-follows a distribution (``--llm-latency-ms``). Reflection runs in-process as in the embedded default, and
-its extraction calls are answered with valid JSON facts (``bench/reflection.py``'s fake model).
+follows a distribution (``--llm-latency-ms``). Reflection runs in-process as in the embedded default
+(``--worker process``: in a ``python -m bot worker`` of its own on the same settings), and its extraction
+calls are answered with valid JSON facts (``bench/reflection.py``'s fake model).
 
 Reported: throughput, Kindred's reply overhead (``total_ms - llm_ms`` of every turn, the number behind
 ``kindred_reply_overhead_seconds``) p50/p99, event-loop lag (how late a 10 ms sleep wakes), RSS of this
@@ -74,7 +75,7 @@ from bench.reply_path import (
     user_message,
 )
 from bot.app import Kindred
-from bot.config import DisclosureSettings, SafetySettings
+from bot.config import DisclosureSettings, SafetySettings, Settings
 from bot.pipeline.message import IncomingMessage
 from bot.pipeline.pipeline import Outcome
 
@@ -430,8 +431,60 @@ async def lost_turns(app: Kindred, sent: Sequence[Sequence[str]]) -> list[str]:
     return sorted(wanted - found)
 
 
+# A masked secret in a settings dump: left out, so the config file's reader keeps its default or the env's.
+_MASKED = "**********"
+
+
+def _unmasked(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _unmasked(v) for k, v in value.items() if v != _MASKED}
+    return value
+
+
+@contextlib.asynccontextmanager
+async def worker_process(settings: Settings, folder: Path) -> AsyncIterator[int]:
+    """Run ``python -m bot worker`` on the bot's settings: reflection in a process of its own (its pid)."""
+    import yaml
+
+    config = folder / "worker.yaml"
+    config.write_text(yaml.safe_dump(_unmasked(settings.model_dump(mode="json"))))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KINDRED")}
+    env.update(
+        KINDRED_CONFIG=str(config),
+        KINDRED__LLM__API_KEY=settings.llm.api_key.get_secret_value() if settings.llm.api_key else "bench",
+        HF_HUB_OFFLINE="1",
+    )
+    with (folder / "worker.log").open("wb") as log_file:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "worker",
+            cwd=_BENCH_DIR.parent,
+            env=env,
+            stdout=log_file,
+            stderr=log_file,
+        )
+        try:
+            yield proc.pid
+        finally:
+            if proc.returncode is None:
+                proc.terminate()
+                try:
+                    await asyncio.wait_for(proc.wait(), 30)
+                except TimeoutError:
+                    proc.kill()
+                    await proc.wait()
+
+
 async def one_run(
-    backend: Backend, people: int, turns: int, latency: Latency, think: Latency, settle: bool = True
+    backend: Backend,
+    people: int,
+    turns: int,
+    latency: Latency,
+    think: Latency,
+    settle: bool = True,
+    worker: str = "in-process",
 ) -> dict[str, Any]:
     """Start the people and the bot, let them talk, and return what was measured."""
     ctx = multiprocessing.get_context("spawn")
@@ -443,7 +496,7 @@ async def one_run(
     try:
         ports: dict[str, Any] = await asyncio.to_thread(ours.recv)
         settings = make_settings(ports["openai_url"], backend.storage)
-        queue = settings.storage.queue.model_copy(update={"in_process": True})
+        queue = settings.storage.queue.model_copy(update={"in_process": worker == "in-process"})
         settings = settings.model_copy(
             update={
                 "storage": settings.storage.model_copy(update={"queue": queue}),
@@ -452,6 +505,12 @@ async def one_run(
         )
         app = await Kindred.start(settings, ops=False)
         watch = Watch()
+        workers = contextlib.AsyncExitStack()
+        worker_pid = None
+        if worker == "process":
+            folder = Path(tempfile.mkdtemp(prefix="kindred-load-worker-"))
+            workers.callback(shutil.rmtree, folder, True)
+            worker_pid = await workers.enter_async_context(worker_process(settings, folder))
         try:
             watch_turns(app, watch)
             async with running_bot(app, ports["discord_port"]):
@@ -486,7 +545,9 @@ async def one_run(
             progress(f"queue drained in {time.perf_counter() - settle_begun:.1f} s; checking SQL")
             lost = await lost_turns(app, result["sent"])
             final = await app.storage.jobs.stats()
+            worker_rss = rss_mb(worker_pid) if worker_pid is not None else None
         finally:
+            await workers.aclose()
             await app.close(grace_s=10)
         ours.send("stop")
     finally:
@@ -496,6 +557,8 @@ async def one_run(
     sent = len(result["sent"]) - warmed["warmed"]
     return {
         "people": people,
+        "worker": worker,
+        "worker_rss_mb_end": None if worker_rss is None else round(worker_rss, 1),
         "turns_sent": sent,
         "warmup_turns": warmed["warmed"],
         "wall_s": round(result["wall_s"], 2),
@@ -616,6 +679,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "think_ms": str(args.think_ms),
         "warmup_settled": args.settle,
         "sql_pool": args.sql_pool,
+        "worker": args.worker,
         "runs": [],
     }
     tmp = Path(tempfile.mkdtemp(prefix="kindred-load-"))
@@ -632,7 +696,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     )
                     backend.storage = backend.storage.model_copy(update={"sql": sql})
                 row = await one_run(
-                    backend, args.people, args.turns, args.llm_latency_ms, args.think_ms, args.settle
+                    backend,
+                    args.people,
+                    args.turns,
+                    args.llm_latency_ms,
+                    args.think_ms,
+                    args.settle,
+                    args.worker,
                 )
                 progress(
                     f"run {n + 1}: {row['throughput_turns_per_s']} turns/s, overhead p99 "
@@ -671,6 +741,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="PostgreSQL pool_size and max_overflow for this run (server only; default: the config's)",
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs to take the median of (default 1)")
+    parser.add_argument(
+        "--worker",
+        choices=("in-process", "process"),
+        default="in-process",
+        help="where reflection runs: in the bot's process (the embedded default) or in a `python -m bot "
+        "worker` of its own beside it",
+    )
     parser.add_argument(
         "--no-settle",
         dest="settle",
