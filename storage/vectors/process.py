@@ -260,6 +260,7 @@ class ProcessIndex:
             next(_tokens), path, prefix, cache_size, loaded_max, exact_max, exact_cache_bytes
         )
         self._closed = False
+        self._opening: asyncio.Task[None] | None = None
         # Set while another process's vector process owns the store (storage.vectors.owner).
         self._owner: Channel | None = None
 
@@ -337,15 +338,30 @@ class ProcessIndex:
         return moved
 
     def warm(self) -> None:
-        """Start the child in the background, so that the first call does not wait for it."""
-        if not self._closed:
-            _child.start_soon()
+        """Start the child and open the store there in the background, so that the first call waits for
+        neither (opening an embedded Chroma takes about a second: the first recall after a start paid it)."""
+        if self._closed:
+            return
+        _child.start_soon()
+        if self._opening is None:
+            self._opening = asyncio.get_running_loop().create_task(self._open())
+
+    async def _open(self) -> None:
+        try:
+            await self.ping()  # the first call opens the store in the child
+        except VectorsUnavailable as exc:
+            # The first real call will find out again, and report it where it matters.
+            log.debug("opening the vector store ahead of use failed: %s", exc)
 
     async def close(self) -> None:
         """Close this store in the child once what was asked of it is answered; unusable afterwards."""
         if self._closed:
             return
         self._closed = True
+        if self._opening is not None:
+            self._opening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._opening
         owner, self._owner = self._owner, None
         if owner is not None:
             await self._close_at(owner)

@@ -156,3 +156,19 @@ async def test_warm_starts_the_process_in_the_background(
         assert child.pid is not None
     finally:
         await index.close()
+
+
+
+async def test_warm_opens_the_store_before_any_call(tmp_path: Path, unique_prefix: str) -> None:
+    # Opening an embedded Chroma takes about a second; warm() has the child do it before the first recall.
+    store = tmp_path / "chroma"
+    index = ProcessIndex(store, prefix=unique_prefix)
+    try:
+        index.warm()
+        for _ in range(3000):
+            if (store / "chroma.sqlite3").exists():
+                break
+            await asyncio.sleep(0.01)
+        assert (store / "chroma.sqlite3").exists()
+    finally:
+        await index.close()
