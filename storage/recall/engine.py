@@ -129,7 +129,10 @@ class Recall:
             # Said inside the window the query names: a candidate even when no word matched.
             evidence.setdefault(("turn", turn_id), Evidence())
         fused = fuse(evidence, self.weights, nearest is not None)
-        rank = partial(self._rank, v, fused, now, frame, frozenset(tokens), k, kinds, neighbours, history)
+        when = fusion.asks_when(query)
+        rank = partial(
+            self._rank, v, fused, now, frame, frozenset(tokens), when, k, kinds, neighbours, history
+        )
         ranked, around = await self._reads.run(rank)
         out = [Found(s, around.get(s.row.id, [])) if s.row.kind == "turn" else Found(s) for s in ranked]
         self._promote(asker, out, cold)
@@ -170,6 +173,7 @@ class Recall:
         now: datetime,
         frame: Timeframe | None,
         tokens: frozenset[str],
+        when: bool,
         k: int,
         kinds: Sequence[str],
         neighbours: int,
@@ -186,7 +190,7 @@ class Recall:
         replies: dict[int, float] = {}
         if "turn" in kinds:
             ranked, replies = self._spread(conn, v, ranked)
-        ranked = fusion.settle(ranked, days, replies, self.weights)[:k]
+        ranked = fusion.settle(ranked, days, replies, self.weights, when)[:k]
         anchors = [s.row for s in ranked if s.row.kind == "turn"] if neighbours > 0 else []
         around = rows.neighbours(conn, v, anchors, neighbours, neighbours) if anchors else {}
         return ranked, around
