@@ -235,7 +235,8 @@ class Recall:
     ) -> tuple[list[Scored], dict[int, float]]:
         """Give the turns either side of the best turns a share of their score (a question and its answer
         are said next to each other, and often only one of them shares words with the query), and find the
-        answers to the best turns that are questions: turn id -> the question's score. One read for both."""
+        answers to the best turns that ask something (``fusion.asks``): turn id -> the asking turn's score.
+        One read for both."""
         w = self.weights
         spreading = w.neighbour_sources if w.neighbour > 0 else 0
         # Answers are looked for even when their weight is 0, so that bench/locomo_blend.py can learn it.
@@ -258,7 +259,7 @@ class Recall:
                 best[("turn", row.id)] = Scored(row, share, reasons)
         replies: dict[int, float] = {}
         for source in sources[:asking]:
-            if not fusion.is_question(source.row.text):
+            if not fusion.asks(source.row.text):
                 continue
             for distance, row in around.get(source.row.id, []):
                 # The turn just after the question, by someone else: its answer.

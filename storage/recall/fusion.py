@@ -13,8 +13,8 @@ then, after the neighbour share (``Recall._spread``), the context of each item (
     final    = score + session_weight * the share of its day's relevance (its place, its UTC date)
              + named_weight * (1 if the query names its speaker)
              - question_weight * (1 if it is a question)
-             + reply_weight * the score of the question it answers (the turn just before, asked by someone
-               else, among the best turns)
+             + reply_weight * the score of the question it answers (the turn just before, by someone else,
+               among the best turns, asking something)
              + when_weight * (1 if the query asks when and it names a time: "last week", "in June")
 
 The weights were tuned on the LoCoMo development split (docs/memory.md says how and what each gave); the
@@ -71,7 +71,7 @@ class Weights:
     named: float = 0.27
     # Taken off an item that is itself a question: it asks, the answer is what was wanted.
     question: float = 0.23
-    # A turn that answers a question (the turn just before it, by someone else, ending in "?") among the
+    # A turn that answers a question (the turn just before it, by someone else, asking something) among the
     # ``reply_sources`` best turns gets this share of that question's score.
     reply: float = 0.5
     reply_sources: int = 10
@@ -234,6 +234,12 @@ def names_time(text: str) -> bool:
 def is_question(text: str) -> bool:
     """Return whether a text asks rather than tells (it ends with a question mark)."""
     return text.rstrip().endswith(("?", "？"))
+
+
+def asks(text: str) -> bool:
+    """Return whether a text asks something anywhere ("Wow! What did you paint? Show me!"): the turn after it,
+    by someone else, likely answers. ``is_question`` is the stricter test, for a text that only asks."""
+    return "?" in text or "？" in text
 
 
 def settle(

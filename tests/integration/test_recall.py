@@ -336,6 +336,17 @@ async def test_an_answer_outranks_the_question_that_shares_the_words(storage: St
     assert all(r.score == r.reasons["score"] for r in found)
 
 
+async def test_a_question_asked_mid_turn_still_gets_its_answer(storage: StorageService) -> None:
+    storage.settings.recall_channel_turns = True
+    day = NOW - timedelta(days=6)
+    await say(storage, BOB, "Wow, a glowing turnip! Where did you find it? I want one.", day, "Bob")
+    answer = await say(storage, ALICE, "At the night market behind the old station.", day, "Alice")
+    found = await storage.search(ALICE, "where was the glowing turnip found?", kinds=("turn",), now=NOW)
+    assert found[0].id == answer and found[0].reasons["reply"] > 0
+    # It asks, but not only: it is no question to give way (only a text ending in "?" is).
+    assert "question" not in found[1].reasons
+
+
 async def test_names_said_in_a_channel_match_what_was_said_not_the_greetings(
     storage: StorageService,
 ) -> None:

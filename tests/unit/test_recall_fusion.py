@@ -11,6 +11,7 @@ from storage.recall.fusion import (
     Evidence,
     Scored,
     Weights,
+    asks,
     asks_when,
     collect,
     day_relevance,
@@ -165,6 +166,13 @@ def test_a_day_is_a_utc_date() -> None:
 def test_questions_are_told_apart_from_statements() -> None:
     assert is_question("where did you go?") and is_question("what?  \n") and is_question("何？")
     assert not is_question("I went to the market.") and not is_question("?!") and not is_question("")
+
+
+def test_a_text_asking_anywhere_is_told_apart_from_one_that_only_asks() -> None:
+    mixed = "Wow! What did you paint? Show me."
+    assert asks(mixed) and not is_question(mixed)
+    assert asks("where did you go?") and asks("何？") and is_question("where did you go?")
+    assert not asks("I went to the market.") and not asks("")
 
 
 def test_questions_asking_when_are_told_apart() -> None:
