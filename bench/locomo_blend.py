@@ -1,16 +1,17 @@
 """Learn recall's context weights on LoCoMo: a logistic regression over the parts recall already computes.
 
 Recall's last step (``storage.recall.fusion.settle``) adds to each candidate's score the share of its day's
-relevance, a bonus when the query names its speaker, a penalty when it is a question, and a share of the
-score of the question it answers. This script learns how much each counts:
+relevance, a bonus when the query names its speaker, a penalty when it is a question, a share of the
+score of the question it answers, and a bonus when the query asks when and it names a time. This script
+learns how much each counts:
 
 1. ingest conversations through the real write path (``bench.locomo.ingest``);
-2. ask every question through the real recall path (``k=10``, as ``bench/locomo.py`` asks) with those four
+2. ask every question through the real recall path (``k=10``, as ``bench/locomo.py`` asks) with those five
    weights at 0, and keep every candidate ``settle`` scored, not only the ten returned, with its parts in
    ``reasons`` and its score before them (a larger ``k`` would fetch more candidates than a real search);
 3. fit a logistic regression (gold evidence turn or not, classes balanced) over
-   ``score, session, named, question, reply`` of each question's ``TOP`` best candidates by score (the ones
-   that compete for the first ten places) on the training conversations;
+   ``score, session, named, question, reply, when`` of each question's ``TOP`` best candidates by score
+   (the ones that compete for the first ten places) on the training conversations;
 4. divide by the score's coefficient: the weights to add to a score, as ``Weights`` takes them.
 
 Then it ranks the other conversations' candidates with the learned weights and prints hit@10 and frac@10 for
@@ -51,9 +52,9 @@ from storage.config import SQLSettings, StorageSettings
 from storage.recall import fusion
 from storage.service import StorageService
 
-PARTS = ("score", "session", "named", "question", "reply")
+PARTS = ("score", "session", "named", "question", "reply", "when")
 # What the learned weights are called in ``Weights`` (the score's own weight is 1).
-WEIGHTS = {"session": "session", "named": "named", "question": "question", "reply": "reply"}
+WEIGHTS = {"session": "session", "named": "named", "question": "question", "reply": "reply", "when": "when"}
 K = 10
 # A question is taken off the score: its weight is a penalty, reported positive.
 SIGNS = {"question": -1.0}
@@ -79,6 +80,7 @@ def parts_of(reasons: dict[str, float]) -> list[float]:
         reasons.get("speaker", 0.0),
         reasons.get("question", 0.0),
         reasons.get("reply", 0.0),
+        reasons.get("when", 0.0),
     ]
 
 
@@ -103,7 +105,7 @@ async def collect(data: Path) -> list[Question]:
         fusion.settle = keep
         try:
             w = storage.recall.weights
-            storage.recall.weights = replace(w, session=0.0, named=0.0, question=0.0, reply=0.0)
+            storage.recall.weights = replace(w, session=0.0, named=0.0, question=0.0, reply=0.0, when=0.0)
             for index, conversation in enumerate(conversations):
                 channel = await ingest(storage, conversation, captions=False)
                 for question in conversation.questions:

@@ -25,7 +25,7 @@ from storage.embedding.base import EmbeddingError
 from storage.recall import fusion, lexical, rows
 from storage.recall.fusion import Evidence, Key, Scored, Weights, collect, fuse, rerank
 from storage.recall.lexical import Visibility
-from storage.recall.terms import search_tokens
+from storage.recall.terms import search_tokens, without_names
 from storage.recall.timeframe import Timeframe, find_timeframe, without_timeframe
 from storage.records import Recalled
 from storage.sql.models import utcnow
@@ -42,6 +42,8 @@ MAX_SHARED_SPEAKERS = 8
 # Who spoke in a channel lately changes slowly; a newcomer's partition is searched within this many seconds.
 SPEAKER_TTL_S = 60.0
 SPEAKER_CACHE_ENTRIES = 10_000
+# The names of at most this many recent speakers of a channel are left out of the turns' full-text query.
+MAX_CHANNEL_NAMES = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +82,7 @@ class Recall:
         self._ok = on_vectors_ok
         self.weights = weights or Weights()
         self._dialect = engine.dialect.name
-        self._speaker_cache: dict[tuple[int, int], tuple[float, list[str]]] = {}
+        self._speaker_cache: dict[tuple[int, int], tuple[float, list[str], list[str]]] = {}
 
     async def search(
         self,
@@ -103,13 +105,15 @@ class Recall:
         tokens = search_tokens(without_timeframe(query, frame))
         v = asker.visibility
         n = max(self.weights.candidates, k)
-        shared = await self._speakers(v) if semantic and "turn" in kinds else []
+        shared, names = await self._place(v) if "turn" in kinds else ([], [])
+        if not semantic:
+            shared = []
         # The SQL side and the vector side run at once: one waits on the database, the other on Chroma. Each
         # SQL phase is one call on one connection (storage.sql.reads), given back before the next phase: the
         # cold tier reads (rarely: it is cached) with a connection of its own, and with every pooled
         # connection held by a search waiting for a second one the pool would stand still until its timeout
         # (200 simultaneous conversations did exactly that).
-        find = partial(self._lexical, v, tokens, frame, n, kinds, history)
+        find = partial(self._lexical, v, tokens, names, frame, n, kinds, history)
         if semantic:
             (lexical_hits, windowed), nearest, _ = await asyncio.gather(
                 self._reads.run(find),
@@ -125,7 +129,10 @@ class Recall:
             # Said inside the window the query names: a candidate even when no word matched.
             evidence.setdefault(("turn", turn_id), Evidence())
         fused = fuse(evidence, self.weights, nearest is not None)
-        rank = partial(self._rank, v, fused, now, frame, frozenset(tokens), k, kinds, neighbours, history)
+        when = fusion.asks_when(query)
+        rank = partial(
+            self._rank, v, fused, now, frame, frozenset(tokens), when, k, kinds, neighbours, history
+        )
         ranked, around = await self._reads.run(rank)
         out = [Found(s, around.get(s.row.id, [])) if s.row.kind == "turn" else Found(s) for s in ranked]
         self._promote(asker, out, cold)
@@ -135,6 +142,7 @@ class Recall:
         self,
         v: Visibility,
         tokens: list[str],
+        names: list[str],
         frame: Timeframe | None,
         n: int,
         kinds: Sequence[str],
@@ -143,7 +151,10 @@ class Recall:
     ) -> tuple[list[tuple[Key, float]], list[int]]:
         hits: list[tuple[Key, float]] = []
         if "turn" in kinds:
-            found = lexical.search_turns(conn, self._dialect, v, tokens, n)
+            # The names people speak under here are left out of the turns' query: said in greetings all the
+            # time, they matched those rather than what was asked (docs/memory.md, sixth pass). Memories keep
+            # them: a memory's name says whom it is about.
+            found = lexical.search_turns(conn, self._dialect, v, without_names(tokens, names), n)
             hits += [(("turn", h.id), h.score) for h in found]
         if "memory" in kinds:
             found = lexical.search_memories(conn, self._dialect, v, tokens, n, history)
@@ -162,6 +173,7 @@ class Recall:
         now: datetime,
         frame: Timeframe | None,
         tokens: frozenset[str],
+        when: bool,
         k: int,
         kinds: Sequence[str],
         neighbours: int,
@@ -178,7 +190,7 @@ class Recall:
         replies: dict[int, float] = {}
         if "turn" in kinds:
             ranked, replies = self._spread(conn, v, ranked)
-        ranked = fusion.settle(ranked, days, replies, self.weights)[:k]
+        ranked = fusion.settle(ranked, days, replies, self.weights, when)[:k]
         anchors = [s.row for s in ranked if s.row.kind == "turn"] if neighbours > 0 else []
         around = rows.neighbours(conn, v, anchors, neighbours, neighbours) if anchors else {}
         return ranked, around
@@ -196,27 +208,35 @@ class Recall:
         """Let searches in flight finish their reads, then close recall's own connections."""
         await self._reads.close()
 
-    async def _speakers(self, v: Visibility) -> list[str]:
-        """Return the other recent speakers of the asker's channel (cached briefly: every recall needs it)."""
+    async def _place(self, v: Visibility) -> tuple[list[str], list[str]]:
+        """Return the other recent speakers of the asker's channel (their user keys, whose vector partitions
+        are searched) and the names people spoke under there lately, the asker's too; cached briefly, since
+        every recall needs them. Outside a server channel: none."""
         if v.channel_scope_id is None:
-            return []
+            return [], []
         key = (v.channel_scope_id, v.user_id)
         cached = self._speaker_cache.get(key)
         if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
-        speakers = partial(rows.channel_speakers, scope_id=v.channel_scope_id, exclude=v.user_id)
-        found = await self._reads.run(lambda conn: speakers(conn, limit=MAX_SHARED_SPEAKERS))
+            return cached[1], cached[2]
+        scope_id = v.channel_scope_id
+
+        def read(conn: Connection) -> tuple[list[str], list[str]]:
+            speakers = rows.channel_speakers(conn, scope_id, exclude=v.user_id, limit=MAX_SHARED_SPEAKERS)
+            return speakers, rows.channel_names(conn, scope_id, limit=MAX_CHANNEL_NAMES)
+
+        speakers, names = await self._reads.run(read)
         if len(self._speaker_cache) >= SPEAKER_CACHE_ENTRIES:
             self._speaker_cache.clear()
-        self._speaker_cache[key] = (time.monotonic() + SPEAKER_TTL_S, found)
-        return found
+        self._speaker_cache[key] = (time.monotonic() + SPEAKER_TTL_S, speakers, names)
+        return speakers, names
 
     def _spread(
         self, conn: Connection, v: Visibility, ranked: list[Scored]
     ) -> tuple[list[Scored], dict[int, float]]:
         """Give the turns either side of the best turns a share of their score (a question and its answer
         are said next to each other, and often only one of them shares words with the query), and find the
-        answers to the best turns that are questions: turn id -> the question's score. One read for both."""
+        answers to the best turns that ask something (``fusion.asks``): turn id -> the asking turn's score.
+        One read for both."""
         w = self.weights
         spreading = w.neighbour_sources if w.neighbour > 0 else 0
         # Answers are looked for even when their weight is 0, so that bench/locomo_blend.py can learn it.
@@ -239,7 +259,7 @@ class Recall:
                 best[("turn", row.id)] = Scored(row, share, reasons)
         replies: dict[int, float] = {}
         for source in sources[:asking]:
-            if not fusion.is_question(source.row.text):
+            if not fusion.asks(source.row.text):
                 continue
             for distance, row in around.get(source.row.id, []):
                 # The turn just after the question, by someone else: its answer.

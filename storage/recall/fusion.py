@@ -13,17 +13,19 @@ then, after the neighbour share (``Recall._spread``), the context of each item (
     final    = score + session_weight * the share of its day's relevance (its place, its UTC date)
              + named_weight * (1 if the query names its speaker)
              - question_weight * (1 if it is a question)
-             + reply_weight * the score of the question it answers (the turn just before, asked by someone
-               else, among the best turns)
+             + reply_weight * the score of the question it answers (the turn just before, by someone else,
+               among the best turns, asking something)
+             + when_weight * (1 if the query asks when and it names a time: "last week", "in June")
 
 The weights were tuned on the LoCoMo development split (docs/memory.md says how and what each gave); the
-last four were learned by ``bench/locomo_blend.py`` (a logistic regression over these parts, fitted on
+last five were learned by ``bench/locomo_blend.py`` (a logistic regression over these parts, fitted on
 conversations 0-3 and checked on 4-6).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -69,10 +71,12 @@ class Weights:
     named: float = 0.27
     # Taken off an item that is itself a question: it asks, the answer is what was wanted.
     question: float = 0.23
-    # A turn that answers a question (the turn just before it, by someone else, ending in "?") among the
+    # A turn that answers a question (the turn just before it, by someone else, asking something) among the
     # ``reply_sources`` best turns gets this share of that question's score.
     reply: float = 0.5
     reply_sources: int = 10
+    # Added for an item that names a time ("last week", "in June", "yesterday") when the query asks when.
+    when: float = 0.25
 
 
 @dataclass(slots=True)
@@ -203,18 +207,52 @@ def day_relevance(ranked: Iterable[Scored], top: int) -> dict[tuple[int, date], 
     return {day: total / best for day, total in sums.items()} if best > 0 else {}
 
 
+# A question asking when: "when did...", "what year...", "which month...".
+_ASKS_WHEN = re.compile(r"^\W*when\b|\b(?:what|which)\s+(?:year|month|day|date|week|season)\b", re.IGNORECASE)
+# Words that place something in time. "May" and "March" only next to a number: bare, they are mostly verbs.
+_NAMES_TIME = re.compile(
+    r"\b(?:yesterday|today|tonight|ago|(?:last|next|this|past)\s+(?:week|month|year|night|weekend|\w+day)"
+    r"|(?:last|next|this)\s+(?:spring|summer|fall|autumn|winter)"
+    r"|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+    r"|january|february|april|june|july|august|september|october|november|december"
+    r"|(?:may|march)\s+\d|\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:may|march)"
+    r"|week|month|year|weekend)s?\b",
+    re.IGNORECASE,
+)
+
+
+def asks_when(query: str) -> bool:
+    """Return whether a query asks when something happened."""
+    return _ASKS_WHEN.search(query) is not None
+
+
+def names_time(text: str) -> bool:
+    """Return whether a text places something in time (a day, a month, "last week", "two years ago")."""
+    return _NAMES_TIME.search(text) is not None
+
+
 def is_question(text: str) -> bool:
     """Return whether a text asks rather than tells (it ends with a question mark)."""
     return text.rstrip().endswith(("?", "？"))
 
 
+def asks(text: str) -> bool:
+    """Return whether a text asks something anywhere ("Wow! What did you paint? Show me!"): the turn after it,
+    by someone else, likely answers. ``is_question`` is the stricter test, for a text that only asks."""
+    return "?" in text or "？" in text
+
+
 def settle(
-    ranked: Iterable[Scored], days: dict[tuple[int, date], float], replies: dict[int, float], weights: Weights
+    ranked: Iterable[Scored],
+    days: dict[tuple[int, date], float],
+    replies: dict[int, float],
+    weights: Weights,
+    when: bool = False,
 ) -> list[Scored]:
     """Add each item's context to its score (see the module's docstring) and sort again, best first.
 
     ``days`` is ``day_relevance`` of the candidates before the neighbour share; ``replies`` maps a turn id
-    to the score of the question it answers.
+    to the score of the question it answers; ``when`` says the query asks when (``asks_when``).
     """
     out: list[Scored] = []
     for s in ranked:
@@ -232,6 +270,9 @@ def settle(
         if reply > 0:
             reasons["reply"] = reply
             score += weights.reply * reply
+        if when and names_time(s.row.text):
+            reasons["when"] = 1.0
+            score += weights.when
         reasons["score"] = score
         out.append(Scored(s.row, score, reasons))
     out.sort(key=lambda s: (s.score, s.row.created_at), reverse=True)

@@ -333,3 +333,21 @@ def channel_speakers(conn: Connection, scope_id: int, exclude: int, limit: int) 
         .limit(limit)
     )
     return [f"{platform}.{external}" for platform, external in found.all()]
+
+
+def channel_names(conn: Connection, scope_id: int, limit: int) -> list[str]:
+    """Return the names of the people who spoke in a place lately (the asker too, ``limit`` at most)."""
+    recent = (
+        select(Turn.speaker, Turn.id)
+        .where(Turn.scope_id == scope_id, Turn.role == "user", Turn.speaker.is_not(None))
+        .order_by(Turn.id.desc())
+        .limit(PARTICIPANT_WINDOW)
+        .subquery()
+    )
+    found = conn.execute(
+        select(recent.c.speaker)
+        .group_by(recent.c.speaker)
+        .order_by(func.max(recent.c.id).desc())
+        .limit(limit)
+    )
+    return [str(name) for (name,) in found.all()]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 
 _WORD = re.compile(r"[\w']+", re.UNICODE)
 _TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -53,6 +54,17 @@ def search_tokens(text: str, limit: int = MAX_TERMS) -> list[str]:
         if len(out) >= limit:
             break
     return list(out)[:limit]
+
+
+def without_names(tokens: list[str], names: Iterable[str]) -> list[str]:
+    """Return ``tokens`` without the words of ``names`` (people's names, as ``search_tokens`` splits them).
+
+    For the full-text query over turns: in a place where people talk, their names are said all the time
+    ("thanks, Bob!"), so a name in a question matches greetings rather than what was asked about. Recall
+    still knows the question named them (the speaker boost reads the whole question).
+    """
+    left_out = {token for name in names for token in search_tokens(name)}
+    return [t for t in tokens if t not in left_out]
 
 
 # Words at least this long also match as prefixes ("adopting" finds "adoption", which the porter stemmer

@@ -1,11 +1,12 @@
 """Time expressions in a recall query: "yesterday", "last week", "2 days ago", "in May", "on 8 May 2023"...
 
-``find_timeframe(text, now)`` returns the first expression it understands as a half-open UTC window
-``[start, end)`` relative to ``now`` (the moment the question is asked), and where it was in the text so
-the lexical search can leave those words out. Calendar units are whole: "2 weeks ago" is the Monday-to-Monday
-week that held that day, "in May" the most recent May that has begun. Seasons are the northern
-meteorological ones (summer is June to August). Times are UTC: Kindred records turns in UTC and knows no
-one's time zone, so a window can be off by the person's offset at its edges.
+``find_timeframe(text, now)`` returns the first expression it understands (a calendar date before any
+other) as a half-open UTC window ``[start, end)`` relative to ``now`` (the moment the question is asked),
+and where it was in the text so the lexical search can leave those words out. Calendar units are whole:
+"2 weeks ago" is the Monday-to-Monday week that held that day, "in May" the most recent May that has
+begun. Seasons are the northern meteorological ones (summer is June to August). Times are UTC: Kindred
+records turns in UTC and knows no one's time zone, so a window can be off by the person's offset at its
+edges.
 """
 
 from __future__ import annotations
@@ -133,10 +134,11 @@ class Timeframe:
 
 
 def find_timeframe(text: str, now: datetime | None = None) -> Timeframe | None:
-    """Return the first time expression in ``text`` as a window relative to ``now`` (default: now)."""
+    """Return the first time expression in ``text`` as a window relative to ``now`` (default: now); a
+    calendar date ("on 8 May 2023") comes before any other expression, wherever it is."""
     ref = (now or datetime.now(UTC)).astimezone(UTC)
     lowered = text.lower()
-    best: tuple[int, Timeframe] | None = None
+    best: tuple[bool, int, Timeframe] | None = None
     for kind, pattern in _PATTERNS:
         for found in pattern.finditer(lowered):
             window = _window(kind, found, ref)
@@ -144,10 +146,13 @@ def find_timeframe(text: str, now: datetime | None = None) -> Timeframe | None:
                 continue
             start, end = window
             frame = Timeframe(start, end, found.group(0).strip(), found.span())
-            if best is None or found.start() < best[0]:
-                best = (found.start(), frame)
+            # A calendar date names one day whatever else is said: it wins over an earlier, vaguer
+            # expression ("recently, on 8 May 2023"; "last Friday, on 23 January").
+            key = (kind != "date", found.start())
+            if best is None or key < best[:2]:
+                best = (*key, frame)
             break
-    return best[1] if best else None
+    return best[2] if best else None
 
 
 def without_timeframe(text: str, frame: Timeframe | None) -> str:

@@ -336,6 +336,39 @@ async def test_an_answer_outranks_the_question_that_shares_the_words(storage: St
     assert all(r.score == r.reasons["score"] for r in found)
 
 
+async def test_a_question_asked_mid_turn_still_gets_its_answer(storage: StorageService) -> None:
+    storage.settings.recall_channel_turns = True
+    day = NOW - timedelta(days=6)
+    await say(storage, BOB, "Wow, a glowing turnip! Where did you find it? I want one.", day, "Bob")
+    answer = await say(storage, ALICE, "At the night market behind the old station.", day, "Alice")
+    found = await storage.search(ALICE, "where was the glowing turnip found?", kinds=("turn",), now=NOW)
+    assert found[0].id == answer and found[0].reasons["reply"] > 0
+    # It asks, but not only: it is no question to give way (only a text ending in "?" is).
+    assert "question" not in found[1].reasons
+
+
+async def test_names_said_in_a_channel_match_what_was_said_not_the_greetings(
+    storage: StorageService,
+) -> None:
+    storage.settings.recall_channel_turns = True
+    day = NOW - timedelta(days=4)
+    greetings = [
+        await say(storage, BOB, words, day - timedelta(days=i), "Bob")
+        for i, words in enumerate(("Thanks Alice!", "Hey Alice, good to see you", "Night Alice"))
+    ]
+    kitten = await say(storage, ALICE, "We adopted a kitten from the shelter", day, "Alice")
+    await storage.add_memory(BOB, "Alice is Bob's neighbour")
+    found = await storage.search(BOB, "what did Alice adopt?", kinds=("turn",), now=NOW)
+    by_id = {r.id: r for r in found}
+    assert found[0].id == kitten and found[0].reasons["lexical"] == 1.0 and found[0].reasons["speaker"] == 1.0
+    # Alice's name no longer matches every turn that greets her: they can only come by other parts.
+    assert all(by_id[g].reasons["lexical"] == 0.0 for g in greetings if g in by_id)
+    # Her name alone still finds her turns (the speaker part), and memories keep names in their query.
+    assert kitten in {r.id for r in await storage.search(BOB, "Alice", kinds=("turn",), now=NOW)}
+    memories = await storage.search(BOB, "Alice", kinds=("memory",), now=NOW)
+    assert memories and memories[0].reasons["lexical"] == 1.0
+
+
 async def test_a_day_with_many_matches_lifts_its_weaker_turns(storage: StorageService) -> None:
     trip = NOW - timedelta(days=10)
     owl = await say(storage, ALICE, "Saw an owl near the tent at night", trip, "Alice")

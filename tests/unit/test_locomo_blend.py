@@ -6,12 +6,13 @@ import numpy as np
 
 from bench.locomo_blend import Question, evaluate, fit, parts_of
 
-ZERO = {"session": 0.0, "named": 0.0, "question": 0.0, "reply": 0.0}
+ZERO = {"session": 0.0, "named": 0.0, "question": 0.0, "reply": 0.0, "when": 0.0}
 
 
 def test_parts_are_read_from_reasons_with_absent_ones_as_zero() -> None:
-    assert parts_of({"score": 0.7, "session": 0.5, "question": 1.0}) == [0.7, 0.5, 0.0, 1.0, 0.0]
-    assert parts_of({"score": 0.2, "speaker": 1.0, "reply": 0.4}) == [0.2, 0.0, 1.0, 0.0, 0.4]
+    assert parts_of({"score": 0.7, "session": 0.5, "question": 1.0}) == [0.7, 0.5, 0.0, 1.0, 0.0, 0.0]
+    assert parts_of({"score": 0.2, "speaker": 1.0, "reply": 0.4}) == [0.2, 0.0, 1.0, 0.0, 0.4, 0.0]
+    assert parts_of({"score": 0.3, "when": 1.0}) == [0.3, 0.0, 0.0, 0.0, 0.0, 1.0]
 
 
 def synthetic(n: int, seed: int) -> list[Question]:
@@ -21,7 +22,7 @@ def synthetic(n: int, seed: int) -> list[Question]:
     out = []
     for i in range(n):
         rows = 12
-        parts = np.zeros((rows, 5))
+        parts = np.zeros((rows, 6))
         parts[:, 0] = rng.uniform(0.3, 0.6, rows)
         parts[:, 1] = rng.uniform(0.0, 0.6, rows)
         parts[:, 3] = rng.integers(0, 2, rows)
@@ -39,7 +40,7 @@ def test_the_fit_learns_the_day_share_and_the_question_penalty_and_they_help() -
 
 
 def test_metrics_count_each_question_once_and_share_its_gold() -> None:
-    parts = np.array([[0.9, 0, 0, 0, 0], [0.5, 0, 0, 0, 0], [0.1, 0, 0, 0, 0]], dtype=float)
+    parts = np.array([[0.9, 0, 0, 0, 0, 0], [0.5, 0, 0, 0, 0, 0], [0.1, 0, 0, 0, 0, 0]], dtype=float)
     questions = [
         Question(0, ["a", "b", "c"], parts, {"a", "c"}),
         Question(0, ["a", "b", "c"], parts, {"z"}),

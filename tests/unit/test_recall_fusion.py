@@ -11,10 +11,13 @@ from storage.recall.fusion import (
     Evidence,
     Scored,
     Weights,
+    asks,
+    asks_when,
     collect,
     day_relevance,
     fuse,
     is_question,
+    names_time,
     rerank,
     settle,
 )
@@ -165,6 +168,47 @@ def test_questions_are_told_apart_from_statements() -> None:
     assert not is_question("I went to the market.") and not is_question("?!") and not is_question("")
 
 
+def test_a_text_asking_anywhere_is_told_apart_from_one_that_only_asks() -> None:
+    mixed = "Wow! What did you paint? Show me."
+    assert asks(mixed) and not is_question(mixed)
+    assert asks("where did you go?") and asks("何？") and is_question("where did you go?")
+    assert not asks("I went to the market.") and not asks("")
+
+
+def test_questions_asking_when_are_told_apart() -> None:
+    assert asks_when("When did Alice adopt the kitten?") and asks_when("  when was that")
+    assert asks_when("In what year did Bob move?") and asks_when("Which month was the trip?")
+    assert not asks_when("What did Alice adopt?") and not asks_when("Where was she when it rained?")
+
+
+def test_texts_naming_a_time_are_told_apart() -> None:
+    for text in (
+        "We adopted her last week",
+        "two years ago, at the shelter",
+        "Yesterday was wild",
+        "on Saturday we hiked",
+        "Back in June!",
+        "since 3 March",
+        "this summer, maybe",
+        "every weekend",
+    ):
+        assert names_time(text), text
+    for text in ("We adopted a kitten", "I may go", "a march for rights", "yearning for the sea", ""):
+        assert not names_time(text), text
+
+
+def test_a_turn_naming_a_time_rises_only_when_the_query_asks_when() -> None:
+    dated = replace(row(1), text="We adopted her last week")
+    plain = replace(row(2), text="We adopted a kitten from the shelter")
+    ranked = [scored(plain, 0.6), scored(dated, 0.5)]
+    asked = settle(ranked, {}, {}, W, when=True)
+    assert [s.row.id for s in asked] == [1, 2]
+    assert asked[0].reasons["when"] == 1.0 and asked[0].score == pytest.approx(0.5 + W.when)
+    assert "when" not in asked[1].reasons and asked[1].score == pytest.approx(0.6)
+    told = settle(ranked, {}, {}, W)
+    assert [s.row.id for s in told] == [2, 1] and not any("when" in s.reasons for s in told)
+
+
 def test_the_best_days_turns_rise_over_a_lone_better_match() -> None:
     # One turn elsewhere matches a little better, but the day most of the question's matches come from
     # is the one asked about: its turns come first.
@@ -202,13 +246,16 @@ def test_a_named_speaker_adds_to_the_score_and_a_memory_gets_no_reply_share() ->
 
 
 def test_context_weights_at_zero_leave_the_order_and_scores_alone() -> None:
-    off = replace(W, session=0.0, named=0.0, question=0.0, reply=0.0)
+    off = replace(W, session=0.0, named=0.0, question=0.0, reply=0.0, when=0.0)
     ranked = [
         scored(replace(row(1), text="why?"), 0.9, speaker=1.0),
         scored(row(2, days=9), 0.5),
         scored(row(3), 0.2),
     ]
-    out = settle(ranked, day_relevance(ranked, 3), {3: 0.9}, off)
-    assert [(s.row.id, s.score) for s in out] == [(1, 0.9), (2, 0.5), (3, 0.2)]
+    ranked.append(scored(replace(row(4), text="last week"), 0.1))
+    out = settle(ranked, day_relevance(ranked, 3), {3: 0.9}, off, when=True)
+    assert [(s.row.id, s.score) for s in out] == [(1, 0.9), (2, 0.5), (3, 0.2), (4, 0.1)]
     # The parts are still reported (bench/locomo_blend.py learns the weights from them).
-    assert out[0].reasons["question"] == 1.0 and out[2].reasons["reply"] == 0.9
+    assert (
+        out[0].reasons["question"] == 1.0 and out[2].reasons["reply"] == 0.9 and out[3].reasons["when"] == 1.0
+    )

@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from storage.recall.terms import MAX_TERMS, content_words, fts5_match, search_tokens, tsquery_text
+from storage.recall.terms import (
+    MAX_TERMS,
+    content_words,
+    fts5_match,
+    search_tokens,
+    tsquery_text,
+    without_names,
+)
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +106,15 @@ def test_tokens_are_distinct_bounded_and_first_seen_first() -> None:
     assert len(search_tokens(words)) == MAX_TERMS
     assert search_tokens("lake Lake LAKE dog") == ["lake", "dog"]
     assert len(search_tokens("x" * 10_000)[0]) == 48
+
+
+def test_names_leave_the_query_whatever_their_case_or_form() -> None:
+    tokens = search_tokens("What did Caroline's friend ＭＥＬＡＮＩＥ Smith say about Bob's pottery class?")
+    names = ["Caroline", "Melanie Smith", "Mélanie"]
+    assert without_names(tokens, names) == ["friend", "say", "bob", "pottery", "class"]
+    assert without_names(tokens, []) == tokens
+    # Only whole words: a name is not a prefix of the words it starts.
+    assert without_names(["carol", "caroline", "carolling"], ["Carol"]) == ["caroline", "carolling"]
 
 
 def test_no_words_means_no_query() -> None:

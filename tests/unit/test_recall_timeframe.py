@@ -77,6 +77,22 @@ def test_the_first_expression_wins() -> None:
     assert frame is not None and frame.phrase == "yesterday"
 
 
+@pytest.mark.parametrize(
+    ("query", "day"),
+    [
+        ("what movie did Nate recently watch on October 6, 2022?", date(2022, 10, 6)),
+        ("what did Joanna finish last Friday on 23 January, 2022?", date(2022, 1, 23)),
+        ("the cake she made recently, on the 8th of May", date(2023, 5, 8)),
+    ],
+)
+def test_a_calendar_date_wins_over_an_earlier_vaguer_expression(query: str, day: date) -> None:
+    frame = find_timeframe(query, NOW)
+    assert frame is not None and frame.start.date() == day and (frame.end - frame.start).days == 1
+    # Only the date is cut from the lexical text; the vaguer words stay as words.
+    left = without_timeframe(query, frame).lower()
+    assert ("recently" in left or "friday" in left) and "2022" not in left and " may" not in left
+
+
 def test_leap_day_without_a_year_goes_back_to_the_last_one_that_existed() -> None:
     assert find_timeframe("on 29 February", datetime(2024, 3, 1, tzinfo=UTC)) is not None
     assert find_timeframe("on 29 February", datetime(2023, 3, 1, tzinfo=UTC)) is None
