@@ -158,7 +158,6 @@ async def test_warm_starts_the_process_in_the_background(
         await index.close()
 
 
-
 async def test_warm_opens_the_store_before_any_call(tmp_path: Path, unique_prefix: str) -> None:
     # Opening an embedded Chroma takes about a second; warm() has the child do it before the first recall.
     store = tmp_path / "chroma"
