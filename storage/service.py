@@ -885,11 +885,7 @@ class StorageService:
             return False
         # The cache may have lost its marker (restart, outage); SQL keeps every recorded message. A known
         # person's check is one prebuilt SELECT outside any unit of work (storage/sql/turn_writer.py).
-        ids = self._ids.get(_ids_key(scope))
-        if ids is None:
-            async with UnitOfWork(self._sessions) as uow:
-                ids = await self._resolve(uow, scope)
-                await uow.commit()
+        ids = await self._ids_of(scope)
         return not await self._turns.recorded(ids.user_id, message_id, "user")
 
     async def take_rate_tokens(
