@@ -98,12 +98,13 @@ class OutboxQueue:
         lock, which the turns being recorded wait for.
         """
         now = utcnow()
+        keys = [job_key(job.job_type, job.key) for job in jobs]
         rows: dict[str, dict[str, Any]] = {}
-        for job in jobs:
+        for key, job in zip(keys, jobs, strict=True):
             rows.setdefault(
-                job_key(job.job_type, job.key),
+                key,
                 {
-                    "job_key": job_key(job.job_type, job.key),
+                    "job_key": key,
                     "job_type": job.job_type,
                     "user_id": user_id,
                     "payload": job.payload,
@@ -129,10 +130,7 @@ class OutboxQueue:
         if made:
             self._wake.set()
         # A key given twice is one job: the first mention gets its id.
-        out: list[int | None] = []
-        for job in jobs:
-            out.append(made.pop(job_key(job.job_type, job.key), None))
-        return out
+        return [made.pop(key, None) for key in keys]
 
     async def enqueue(
         self,
