@@ -23,6 +23,8 @@ from sqlalchemy import (
     Executable,
     Integer,
     Select,
+    SQLColumnExpression,
+    Subquery,
     and_,
     bindparam,
     false,
@@ -319,15 +321,23 @@ def _around_lateral(before: int, after: int, own: bool, public: bool) -> Executa
     return union_all(*arms) if len(arms) > 1 else arms[0]
 
 
-def channel_speakers(conn: Connection, scope_id: int, exclude: int, limit: int) -> list[str]:
-    """Return the user keys of up to ``limit`` other people who spoke in a place lately, latest first."""
-    recent = (
-        select(Turn.user_id, Turn.id)
-        .where(Turn.scope_id == scope_id, Turn.role == "user")
+def _recent_in_place(
+    scope_id: int, column: SQLColumnExpression[Any], *where: ColumnElement[bool]
+) -> Subquery:
+    """Return the newest ``PARTICIPANT_WINDOW`` person-authored turns of a place meeting ``where``, as a
+    subquery of ``column`` and their ``id``: who spoke there lately."""
+    return (
+        select(column, Turn.id)
+        .where(Turn.scope_id == scope_id, Turn.role == "user", *where)
         .order_by(Turn.id.desc())
         .limit(PARTICIPANT_WINDOW)
         .subquery()
     )
+
+
+def channel_speakers(conn: Connection, scope_id: int, exclude: int, limit: int) -> list[str]:
+    """Return the user keys of up to ``limit`` other people who spoke in a place lately, latest first."""
+    recent = _recent_in_place(scope_id, Turn.user_id)
     found = conn.execute(
         select(User.platform, User.external_id)
         .join(recent, recent.c.user_id == User.id)
@@ -341,13 +351,7 @@ def channel_speakers(conn: Connection, scope_id: int, exclude: int, limit: int) 
 
 def channel_names(conn: Connection, scope_id: int, limit: int) -> list[str]:
     """Return the names of the people who spoke in a place lately (the asker too, ``limit`` at most)."""
-    recent = (
-        select(Turn.speaker, Turn.id)
-        .where(Turn.scope_id == scope_id, Turn.role == "user", Turn.speaker.is_not(None))
-        .order_by(Turn.id.desc())
-        .limit(PARTICIPANT_WINDOW)
-        .subquery()
-    )
+    recent = _recent_in_place(scope_id, Turn.speaker, Turn.speaker.is_not(None))
     found = conn.execute(
         select(recent.c.speaker)
         .group_by(recent.c.speaker)
