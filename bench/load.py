@@ -71,6 +71,7 @@ from bench.reply_path import (
     percentile,
     progress,
     server_backend,
+    stop_process,
     summary,
     user_message,
 )
@@ -468,13 +469,7 @@ async def worker_process(settings: Settings, folder: Path) -> AsyncIterator[int]
         try:
             yield proc.pid
         finally:
-            if proc.returncode is None:
-                proc.terminate()
-                try:
-                    await asyncio.wait_for(proc.wait(), 30)
-                except TimeoutError:
-                    proc.kill()
-                    await proc.wait()
+            await stop_process(proc, 30)
 
 
 async def one_run(

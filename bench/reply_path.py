@@ -758,6 +758,18 @@ async def _wait_for_chroma(port: int, proc: asyncio.subprocess.Process, log_path
             await asyncio.sleep(0.2)
 
 
+async def stop_process(proc: asyncio.subprocess.Process, grace_s: float) -> None:
+    """Ask a child process to end (SIGTERM) and wait; kill it if it has not ended within ``grace_s``."""
+    if proc.returncode is not None:
+        return
+    proc.terminate()
+    try:
+        await asyncio.wait_for(proc.wait(), grace_s)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+
+
 @contextlib.asynccontextmanager
 async def embedded_backend(tmp: Path) -> AsyncIterator[Backend]:
     """Yield the embedded default: a SQLite file, the in-process cache and embedded Chroma."""
@@ -815,12 +827,7 @@ async def server_backend(tmp: Path) -> AsyncIterator[Backend]:
         yield Backend("server", settings, info)
     finally:
         if proc is not None and proc.returncode is None:
-            proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), 15)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+            await stop_process(proc, 15)
             progress(f"stopped the Chroma server (pid {proc.pid})")
         with contextlib.suppress(Exception):
             deleted = await _redis_clean(prefix)
