@@ -3,6 +3,7 @@ system, unless the operator set them."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -20,11 +21,23 @@ def child_environment(monkeypatch: pytest.MonkeyPatch, **operator: str) -> dict[
     try:
         pid = child.pid
         assert pid is not None
-        raw = Path(f"/proc/{pid}/environ").read_bytes()
+        raw = started_environment(pid)
     finally:
         child.kill()
     pairs = (entry.split(b"=", 1) for entry in raw.split(b"\0") if b"=" in entry)
     return {key.decode(): value.decode() for key, value in pairs}
+
+
+def started_environment(pid: int) -> bytes:
+    """The child's environment once its exec has set it up. Popen returns when the exec closes the child's
+    close-on-exec pipe, which the kernel does before it records where the new environment lies, so a read
+    straight away can find it empty (seen once in CI)."""
+    deadline = time.monotonic() + 10
+    while True:
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+        if b"PYTHONPATH=" in raw or time.monotonic() > deadline:
+            return raw
+        time.sleep(0.01)
 
 
 def test_the_child_gets_a_fixed_mmap_threshold_and_two_arenas(monkeypatch: pytest.MonkeyPatch) -> None:
