@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.fakes.discord_api.plugin", "tests.fakes.openai_api"]
+pytest_plugins = ["tests.fakes.discord_api.plugin", "tests.fakes.openai_api", "tests.hang_guard"]
 
 PG_HOST, PG_PORT = os.environ.get("KINDRED_TEST_PG_HOST", "127.0.0.1"), 5432
 REDIS_HOST, REDIS_PORT = os.environ.get("KINDRED_TEST_REDIS_HOST", "127.0.0.1"), 6379
