@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 READS = frozenset({"query", "get", "count", "ping"})
 CALLS = READS | {"upsert", "delete", "drop_partition", "drop_user", "drop_space", "set_aside"}
 CLOSE = "close"
+# How long closing a store waits for its owner socket's address to be free again.
+RELEASE_WAIT_S = 5.0
 
 _priority: contextvars.ContextVar[int] = contextvars.ContextVar("vector_call_priority", default=1)
 
@@ -262,7 +264,8 @@ class Listener:
         self._lock = threading.Lock()
         self._connections: list[Connection] = []
         self._closed = False
-        threading.Thread(target=self._accept_all, name="vector-owner", daemon=True).start()
+        self._accepting = threading.Thread(target=self._accept_all, name="vector-owner", daemon=True)
+        self._accepting.start()
 
     def close(self) -> None:
         """Stop accepting and hang up on every foreign process (their next call finds the new owner)."""
@@ -270,6 +273,10 @@ class Listener:
             self._closed = True
             connections, self._connections = self._connections, []
         owner.release(self._sock)
+        # The kernel frees the address only once the thread blocked in accept() has returned from it: until
+        # then a store opened again at once would find its own old claim in the way and, connecting to it,
+        # be refused (seen under load).
+        self._accepting.join(timeout=RELEASE_WAIT_S)
         for conn in connections:
             _hang_up(conn)
 

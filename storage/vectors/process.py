@@ -375,7 +375,9 @@ class ProcessIndex:
         except VectorsUnavailable as exc:
             log.warning("closing the vector store at %s: %s", self.location, exc)
 
-    async def _call(self, name: str, args: tuple[Any, ...], *, wait_s: float | None = None) -> Any:
+    async def _call(
+        self, name: str, args: tuple[Any, ...], *, wait_s: float | None = None, retry: bool = True
+    ) -> Any:
         if self._closed:
             raise VectorsUnavailable("the vector index is closed")
         owner = self._owner
@@ -386,7 +388,14 @@ class ProcessIndex:
         try:
             return await _child.call(self._key, name, args, wait_s)
         except OwnedElsewhere as elsewhere:
-            owner = await self._reach(elsewhere.address)
+            address = elsewhere.address
+        try:
+            owner = await self._reach(address)
+        except VectorsUnavailable:
+            if not retry:
+                raise
+            # The owner let the store go between our child's claim and this connect: ours may hold it now.
+            return await self._call(name, args, wait_s=wait_s, retry=False)
         return await owner.call(self._key, name, args, wait_s)
 
     async def _reach(self, address: str) -> Channel:
