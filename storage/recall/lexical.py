@@ -23,6 +23,7 @@ from functools import lru_cache
 from sqlalchemy import Connection, TextClause, bindparam, text
 
 from storage.recall.terms import fts5_match, tsquery_text
+from storage.sql import bare
 
 # Names of the full-text objects migrations 0005 and 0010 make; the model comparison skips them (see
 # ``include_name``).
@@ -71,11 +72,11 @@ def include_name(name: str | None, type_: str, parent_names: object) -> bool:
     return True
 
 
-def _turn_visibility(v: Visibility, alias: str) -> str:
+def turn_visibility_sql(shared: bool, alias: str = "turns") -> str:
+    """Return the SQL text of ``rows.visible_turn`` (less its role test) over ``alias``, with the same
+    parameters: the person's own turns in their realms and, in a shared channel, anyone's there."""
     mine = f"({alias}.user_id = :uid AND {alias}.realm IN :realms)"
-    if v.channel_scope_id is None:
-        return mine
-    return f"({mine} OR {alias}.scope_id = :sid)"
+    return f"({mine} OR {alias}.scope_id = :sid)" if shared else mine
 
 
 def _params(v: Visibility) -> dict[str, object]:
@@ -87,7 +88,7 @@ def search_turns(
 ) -> list[LexicalHit]:
     """Return the visible person-authored turns matching any token, best first."""
     if dialect == "sqlite":
-        condition = f"t.role = 'user' AND {_turn_visibility(v, 't')}"
+        condition = f"t.role = 'user' AND {turn_visibility_sql(v.channel_scope_id is not None, 't')}"
         owners = f"user_id : {int(v.user_id)}"
         if v.channel_scope_id is not None:
             owners = f"({owners} OR scope_id : {int(v.channel_scope_id)})"
@@ -97,9 +98,10 @@ def search_turns(
         if match is None:
             return []
         doc = f"t.{DOCUMENT_COLUMN}"
+        visible = turn_visibility_sql(v.channel_scope_id is not None, "t")
         sql = (
             f"SELECT t.id, ts_rank_cd({doc}, q, 1) AS score FROM turns t, to_tsquery('english', :q) q "
-            f"WHERE t.role = 'user' AND {doc} @@ q AND {_turn_visibility(v, 't')} "
+            f"WHERE t.role = 'user' AND {doc} @@ q AND {visible} "
             "ORDER BY score DESC LIMIT :n"
         )
     return _run(conn, sql, match, v, limit)
@@ -196,10 +198,8 @@ def _run_capped(
     # MATERIALIZED: bm25() only works in a query over its own FTS5 table, not after flattening into a union.
     sql = f"WITH {', '.join(pools)} SELECT id, s AS score FROM ({scored}) ORDER BY score DESC LIMIT :n"
     params.update(_params(v), n=limit, cap=TERM_POOL)
-    if v.channel_scope_id is None:
-        params.pop("sid")
-    found = conn.execute(_statement(sql), params)
-    return [LexicalHit(int(i), float(s)) for i, s in found.all()]
+    # On the driver's cursor (storage.sql.bare): this runs on every reply.
+    return [LexicalHit(int(i), float(s)) for i, s in bare.fetch(conn, sql, params)]
 
 
 def _owned(owners: str, words: str) -> str:

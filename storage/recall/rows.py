@@ -6,7 +6,9 @@ channel), so every hit is re-read here with the visibility condition before it c
 Each statement is built once per shape (shared channel or not, how many anchors) with bound parameters for
 everything that varies: recall runs on every reply, and building and compiling a SQLAlchemy statement costs
 more CPU than SQLite takes to run it. Reads go through a plain connection (no ORM session): nothing here
-loads entities.
+loads entities. On SQLite the statements on every recall's way (turns, memories, a time window, the turns
+around others) are SQL text run on the driver's cursor (storage.sql.bare says why); PostgreSQL runs the same
+reads through SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from sqlalchemy import (
     BigInteger,
     Connection,
     Executable,
-    Integer,
     Select,
     SQLColumnExpression,
     Subquery,
@@ -32,14 +33,14 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    text,
     true,
     union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
 
-from storage.recall.lexical import Visibility
+from storage.recall.lexical import Visibility, turn_visibility_sql
+from storage.sql import bare
 from storage.sql.models import Memory, Turn, User
 
 # How far back in a channel to look for the people whose public turns a recall there may read.
@@ -86,11 +87,23 @@ PAUSED = func.coalesce(Turn.meta["paused"].as_boolean(), false()).label("paused"
 TURN_COLUMNS = (Turn.id, Turn.text, Turn.speaker, Turn.realm, Turn.created_at, Turn.scope_id, PAUSED)
 
 
-def _turn_rows(found: Iterable[Any]) -> list[Row]:
-    # A turn said while its author paused remembering is kept for that conversation only, never recalled.
-    return [
-        Row("turn", t.id, t.text, t.speaker, t.realm, t.created_at, t.scope_id) for t in found if not t.paused
-    ]
+def _turn_rows(found: Iterable[Sequence[Any]]) -> list[Row]:
+    # Rows of TURN_COLUMNS, by position (SQLAlchemy's rows and the bare cursor's tuples alike). A turn said
+    # while its author paused remembering is kept for that conversation only, never recalled.
+    return [Row("turn", *t[:6]) for t in found if not t[6]]
+
+
+# The same reads as SQL text for SQLite's bare cursor: TURN_COLUMNS with PAUSED written for SQLite, and where
+# created_at is among them.
+_TURN_NAMES = [c.key for c in TURN_COLUMNS]
+_TURN_SQL = ", ".join([*_TURN_NAMES[:-1], "coalesce(json_extract(meta, '$.paused'), 0) AS paused"])
+_TURN_TIME = (_TURN_NAMES.index("created_at"),)
+
+
+@lru_cache(maxsize=SHAPES)
+def _turns_sql(shared: bool) -> str:
+    visible = turn_visibility_sql(shared)
+    return f"SELECT {_TURN_SQL} FROM turns WHERE id IN :ids AND role = 'user' AND {visible}"
 
 
 @lru_cache(maxsize=SHAPES)
@@ -103,9 +116,12 @@ def turns(conn: Connection, v: Visibility, ids: Sequence[int]) -> dict[int, Row]
     """Return the visible turns with these ids."""
     if not ids:
         return {}
+    shared = v.channel_scope_id is not None
+    if bare.is_sqlite(conn):
+        params = {**visibility_params(v), "ids": bare.padded(ids)}
+        return {r.id: r for r in _turn_rows(bare.fetch(conn, _turns_sql(shared), params, _TURN_TIME))}
     params = {**visibility_params(v), "ids": list(ids)}
-    found = conn.execute(_turns_statement(v.channel_scope_id is not None), params)
-    return {r.id: r for r in _turn_rows(found)}
+    return {r.id: r for r in _turn_rows(conn.execute(_turns_statement(shared), params))}
 
 
 MEMORY_COLUMNS = (
@@ -131,26 +147,29 @@ def _memories_statement(history: bool) -> Executable:
     return select(*MEMORY_COLUMNS).where(mine if history else and_(mine, Memory.valid_to.is_(None)))
 
 
+_MEMORY_TIMES = tuple(i for i, c in enumerate(MEMORY_COLUMNS) if c.key in ("created_at", "valid_to"))
+
+
+@lru_cache(maxsize=SHAPES)
+def _memories_sql(history: bool) -> str:
+    names = ", ".join(c.key for c in MEMORY_COLUMNS)
+    current = "" if history else " AND valid_to IS NULL"
+    return f"SELECT {names} FROM memories WHERE id IN :ids AND user_id = :uid AND realm IN :realms{current}"
+
+
 def memories(conn: Connection, v: Visibility, ids: Sequence[int], history: bool) -> dict[int, Row]:
     """Return this person's current memories with these ids (and superseded ones with ``history``)."""
     if not ids:
         return {}
-    params = {"ids": list(ids), "uid": v.user_id, "realms": list(v.realms)}
-    found = conn.execute(_memories_statement(history), params)
-    return {
-        m.id: Row(
-            "memory",
-            m.id,
-            m.text,
-            m.speaker,
-            m.realm,
-            m.created_at,
-            m.scope_id,
-            float(m.importance),
-            m.valid_to,
-            bool(m.pinned),
+    params = {"uid": v.user_id, "realms": list(v.realms)}
+    if bare.is_sqlite(conn):
+        found: Iterable[Sequence[Any]] = bare.fetch(
+            conn, _memories_sql(history), {**params, "ids": bare.padded(ids)}, _MEMORY_TIMES
         )
-        for m in found
+    else:
+        found = conn.execute(_memories_statement(history), {**params, "ids": list(ids)})
+    return {
+        m[0]: Row("memory", m[0], m[1], m[2], m[3], m[4], m[5], float(m[6]), m[7], bool(m[8])) for m in found
     }
 
 
@@ -165,11 +184,21 @@ def _between_statement(shared: bool) -> Executable:
     )
 
 
+@lru_cache(maxsize=SHAPES)
+def _between_sql(shared: bool) -> str:
+    return (
+        f"SELECT id FROM turns WHERE role = 'user' AND {turn_visibility_sql(shared)} "
+        "AND created_at >= :start AND created_at < :end ORDER BY created_at DESC LIMIT :n"
+    )
+
+
 def turns_between(conn: Connection, v: Visibility, start: datetime, end: datetime, limit: int) -> list[int]:
     """Return the ids of the newest visible turns said in ``[start, end)``."""
+    shared = v.channel_scope_id is not None
     params = {**visibility_params(v), "start": start, "end": end, "n": limit}
-    found = conn.scalars(_between_statement(v.channel_scope_id is not None), params)
-    return [int(i) for i in found]
+    if bare.is_sqlite(conn):
+        return [int(i) for (i,) in bare.fetch(conn, _between_sql(shared), params)]
+    return [int(i) for i in conn.scalars(_between_statement(shared), params)]
 
 
 def neighbours(
@@ -206,36 +235,38 @@ def adjacent(
 
 def _around(
     conn: Connection, v: Visibility, anchors: Sequence[Row], before: int, after: int
-) -> dict[int, tuple[list[Any], list[Any]]]:
-    """Return, for each anchor, the raw visible turns nearest before it and after it in its place (nearest
-    first on each side, paused ones included): one statement for all anchors.
+) -> dict[int, tuple[list[Sequence[Any]], list[Sequence[Any]]]]:
+    """Return, for each anchor, the raw visible turns (rows of TURN_COLUMNS) nearest before it and after it
+    in its place (nearest first on each side, paused ones included): one statement for all anchors.
 
     Each side of each anchor is a small ordered lookup that stops after its limit, tagged so that each anchor
     gets exactly its own lookups back. Inside one place the visibility condition comes down to one of two
     simpler ones, and each has an index that serves it alone (see ``_in_place``): a planner given the whole
     OR intersects every turn of the place with every turn of the person instead.
     """
-    out: dict[int, tuple[list[Any], list[Any]]] = {a.id: ([], []) for a in anchors}
+    out: dict[int, tuple[list[Sequence[Any]], list[Sequence[Any]]]] = {a.id: ([], []) for a in anchors}
     if not anchors or (before <= 0 and after <= 0):
         return out
     public = [a for a in anchors if a.scope_id == v.channel_scope_id]
     own = [a for a in anchors if a.scope_id != v.channel_scope_id]
     groups = (own, public)
     params = visibility_params(v)
-    if conn.dialect.name == "postgresql":
-        statement = _around_lateral(before, after, bool(own), bool(public))
-        for g, group in enumerate(groups):
-            params.update({f"ids{g}": [a.id for a in group], f"scopes{g}": [a.scope_id for a in group]})
-    else:
-        statement = _around_union(len(own), len(public), before, after)
+    found: Iterable[Sequence[Any]]
+    if bare.is_sqlite(conn):
         for g, group in enumerate(groups):
             for i, a in enumerate(group):
                 params.update({f"a{g}_{i}": a.id, f"s{g}_{i}": a.scope_id})
-    for r in conn.execute(statement, params):
-        out[groups[r.arm % 2][r.arm // 4].id][r.arm // 2 % 2].append(r)
+        sql = _around_union(len(own), len(public), before, after)
+        found = bare.fetch(conn, sql, params, [1 + _TURN_TIME[0]])  # the tag first, then the turn
+    else:
+        for g, group in enumerate(groups):
+            params.update({f"ids{g}": [a.id for a in group], f"scopes{g}": [a.scope_id for a in group]})
+        found = conn.execute(_around_lateral(before, after, bool(own), bool(public)), params)
+    for arm, *turn in found:
+        out[groups[arm % 2][arm // 4].id][arm // 2 % 2].append(turn)
     for earlier, later in out.values():
-        earlier.sort(key=lambda r: -r.id)
-        later.sort(key=lambda r: r.id)
+        earlier.sort(key=lambda r: -r[0])
+        later.sort(key=lambda r: r[0])
     return out
 
 
@@ -270,31 +301,24 @@ def _tag(anchor: Any, side: int, public: bool) -> ColumnElement[Any]:
 
 # The same two conditions as ``_in_place``, for ``_around_union``'s text.
 _IN_PLACE_SQL = ("role = 'user' AND user_id = :uid AND realm IN :realms", "role = 'user' AND scope_id = :sid")
-_TURN_TYPES = {c.key: c.type for c in TURN_COLUMNS}
-# The inner lookups' columns: PAUSED written for SQLite (the outer select names them).
-_TURN_SQL = ", ".join([*list(_TURN_TYPES)[:-1], "coalesce(json_extract(meta, '$.paused'), 0) AS paused"])
 
 
 @lru_cache(maxsize=SHAPES)
-def _around_union(own: int, public: int, before: int, after: int) -> Executable:
+def _around_union(own: int, public: int, before: int, after: int) -> str:
     # SQLite: a UNION ALL of the lookups, each an index range on ix_turns_scope_user or ix_turns_scope that
     # stops at its limit, tagged by a constant. Written as text: SQLAlchemy took about 8 ms per lookup to
     # compile the same statement built from Core, a first-use cost for every new anchor count.
-    names = ", ".join(_TURN_TYPES)
     arms = []
     for g, count in enumerate((own, public)):
         for i in range(count):
             for side, n in _sides(before, after):
                 closer, order = ("<", "DESC") if side == 0 else (">", "ASC")
                 arms.append(
-                    f"SELECT {4 * i + 2 * side + g} AS arm, {names} FROM (SELECT {_TURN_SQL} FROM turns "
+                    f"SELECT * FROM (SELECT {4 * i + 2 * side + g} AS arm, {_TURN_SQL} FROM turns "
                     f"WHERE scope_id = :s{g}_{i} AND {_IN_PLACE_SQL[g]} AND id {closer} :a{g}_{i} "
                     f"ORDER BY id {order} LIMIT {n})"
                 )
-    statement = text(" UNION ALL ".join(arms))
-    if own:
-        statement = statement.bindparams(bindparam("realms", expanding=True))
-    return statement.columns(arm=Integer(), **_TURN_TYPES)
+    return " UNION ALL ".join(arms)
 
 
 @lru_cache(maxsize=SHAPES)
