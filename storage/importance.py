@@ -12,10 +12,13 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.dml import Insert
 
 from storage.cache import Cache
 from storage.scope import Scope
@@ -66,9 +69,16 @@ Scorer = Callable[[Scope, NewMemory], Awaitable[float]]
 class ImportanceStore:
     """Learned weights, statistics and preferences of each person's memory, and their memories' scores."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], cache: Cache) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        cache: Cache,
+        writes: Callable[[Callable[[Connection], Any]], Awaitable[Any]],
+    ) -> None:
         self._sessions = sessions
         self._cache = cache
+        # Runs a small blocking write in one go off the loop (recall's connections: storage.sql.reads).
+        self._writes = writes
         # Set by the memory feature at startup; without it new memories keep the importance proposed.
         self.scorer: Scorer | None = None
 
@@ -133,15 +143,8 @@ class ImportanceStore:
         await self._cache.delete(f"{WEIGHTS_PREFIX}{scope.user_key}")
 
     async def _count(self, session: AsyncSession, user_id: int, counts: Mapping[str, int]) -> None:
-        stats = await session.get(MemoryStats, user_id)
-        if stats is None:
-            stats = MemoryStats(
-                user_id=user_id, pins=0, unpins=0, recalls=0, corrections=0, forgets=0, updated_at=utcnow()
-            )
-            session.add(stats)
-        for name, amount in counts.items():
-            setattr(stats, name, getattr(stats, name) + amount)
-        stats.updated_at = utcnow()
+        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+        await session.execute(_counted(dialect, user_id, counts, utcnow()))
 
     async def stats(self, scope: Scope) -> dict[str, int]:
         """Return how often the person pinned, unpinned, recalled, corrected and forgot memories."""
@@ -235,27 +238,12 @@ class ImportanceStore:
     async def note_recalled(self, scope: Scope, memory_ids: Sequence[int]) -> int:
         """Count that these memories were recalled and used: their decay restarts; return how many.
 
-        An id listed n times counts n recalls (a caller may batch several turns' uses into one write).
+        An id listed n times counts n recalls (a caller may batch several turns' uses into one write). One
+        blocking unit of work off the loop: it runs beside replies, whose own INSERTs wait for its lock.
         """
         if not memory_ids:
             return 0
-        uses = Counter(memory_ids)
-        now = utcnow()
-        async with UnitOfWork(self._sessions) as uow:
-            user_id = await self._user_id(uow.session, scope)
-            rows = list(
-                await uow.session.scalars(
-                    select(Memory).where(Memory.user_id == user_id, Memory.id.in_(list(uses)))
-                )
-            )
-            for row in rows:
-                recalls = int((row.meta or {}).get("recalls", 0)) + uses[row.id]
-                row.meta = {**(row.meta or {}), "recalls": recalls}
-                row.recalled_at = now
-            if rows:
-                await self._count(uow.session, user_id, {"recalls": sum(uses[row.id] for row in rows)})
-            await uow.commit()
-        return len(rows)
+        return int(await self._writes(partial(_note_recalled, scope, Counter(memory_ids), utcnow())))
 
     # ------------------------------------------------------------ pause
 
@@ -313,4 +301,41 @@ def _scored(row: Memory) -> ScoredMemory:
         recalled_at=row.recalled_at,
         recalls=int(meta.get("recalls", 0)),
         meta=meta,
+    )
+
+
+def _note_recalled(scope: Scope, uses: Counter[int], now: datetime, conn: Connection) -> int:
+    user_id = conn.scalar(
+        select(User.id).where(User.platform == scope.platform, User.external_id == scope.user_id)
+    )
+    if user_id is None:
+        return 0
+    rows = conn.execute(
+        select(Memory.id, Memory.meta).where(Memory.user_id == user_id, Memory.id.in_(list(uses)))
+    ).all()
+    if not rows:
+        return 0
+    counted = [
+        {"b_id": i, "b_meta": {**(meta or {}), "recalls": int((meta or {}).get("recalls", 0)) + uses[i]}}
+        for i, meta in rows
+    ]
+    meta_type = Memory.__table__.c.meta.type
+    conn.execute(
+        update(Memory)
+        .where(Memory.id == bindparam("b_id"))
+        .values(meta=bindparam("b_meta", type_=meta_type), recalled_at=now),
+        counted,
+    )
+    conn.execute(_counted(conn.dialect.name, user_id, {"recalls": sum(uses[i] for i, _ in rows)}, now))
+    return len(rows)
+
+
+def _counted(dialect: str, user_id: int, counts: Mapping[str, int], now: datetime) -> Insert:
+    """Return the statement adding ``counts`` to a person's memory statistics, creating their row at first."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    added = {name: getattr(MemoryStats, name) + amount for name, amount in counts.items()}
+    return (
+        insert(MemoryStats)
+        .values(user_id=user_id, **{**dict.fromkeys(SIGNALS, 0), **counts}, updated_at=now)
+        .on_conflict_do_update(index_elements=[MemoryStats.user_id], set_={**added, "updated_at": now})
     )

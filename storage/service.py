@@ -41,7 +41,7 @@ from storage.sql import migrate
 from storage.sql.engine import SQLUnavailable, backend_name, make_engine, ping, redacted, wait_until_ready
 from storage.sql.models import Memory, Turn, utcnow
 from storage.sql.repositories import asking
-from storage.sql.turn_writer import TurnWriter, turn_params
+from storage.sql.turn_writer import SESSION_CLOSED, SessionClosed, TurnWriter, Written, turn_params
 from storage.sql.uow import UnitOfWork
 from storage.support import SupportStore
 from storage.vectors import make_vector_index
@@ -187,7 +187,7 @@ class StorageService:
         self.admin = AdminStore(self._sessions, cache)
         self.crystals = CrystalStore(self._sessions, cache, embedder)
         self.support = SupportStore(self._sessions, cache, self.recall.read)
-        self.memory = ImportanceStore(self._sessions, cache)
+        self.memory = ImportanceStore(self._sessions, cache, self.recall.write)
         self.personal = PersonalData(
             self._sessions, cache, vectors, self.jobs, self.space, (self._ids, self._conversations)
         )
@@ -400,14 +400,23 @@ class StorageService:
             "message_id": message_id,
             "created_at": when,
         }
-        # The common case, a known person in a session touched within TOUCH_EVERY_S, is one statement with
-        # no unit of work; whether remembering is paused is decided inside it (storage/sql/turn_writer.py).
+        # The common case, a known person in a session of theirs cached here, is one statement with no unit
+        # of work (two when the session's once-a-minute touch is due, in the same hop); whether remembering is
+        # paused is decided inside it (storage/sql/turn_writer.py).
         known = self._known_conversation(scope)
+        inserted: Written = SESSION_CLOSED
         if known is not None:
-            ids, values["conversation_id"] = known
+            ids, values["conversation_id"], touch_due = known
             values.update(user_id=ids.user_id, scope_id=ids.scope_id)
-            inserted = await self._turns.insert(turn_params(values, given))
-        else:
+            touch = (values["conversation_id"], when) if touch_due else None
+            inserted = await self._turns.insert(turn_params(values, given), touch)
+            session = (ids.user_id, ids.scope_id)
+            if inserted is SESSION_CLOSED:
+                self._conversations.pop(session, None)  # another process's idle sweep closed it
+            elif touch_due:
+                self._conversations[session] = (values["conversation_id"], time.monotonic())
+        if isinstance(inserted, SessionClosed):
+            # Someone new here, or a session that was closed: the unit of work resolves and opens one.
             async with UnitOfWork(self._sessions) as uow:
                 ids = await self._resolve(uow, scope, speaker if role == "user" else None)
                 values["conversation_id"] = await self._conversation(uow, ids, scope, when)
@@ -437,15 +446,15 @@ class StorageService:
         await self._mirror(scope, record)
         return record
 
-    def _known_conversation(self, scope: Scope) -> tuple[_Ids, int] | None:
-        # The person's ids and open session, when both are cached and the session needs no touch yet.
+    def _known_conversation(self, scope: Scope) -> tuple[_Ids, int, bool] | None:
+        # The person's ids and open session when both are cached, and whether the session's touch is due.
         ids = self._ids.get(_ids_key(scope))
         if ids is None:
             return None
         cached = self._conversations.get((ids.user_id, ids.scope_id))
-        if cached is None or time.monotonic() - cached[1] > TOUCH_EVERY_S:
+        if cached is None:
             return None
-        return ids, cached[0]
+        return ids, cached[0], time.monotonic() - cached[1] > TOUCH_EVERY_S
 
     async def _conversation(self, uow: UnitOfWork, ids: _Ids, scope: Scope, when: datetime) -> int:
         key = (ids.user_id, ids.scope_id)

@@ -199,6 +199,10 @@ class Recall:
         """Run a blocking read on recall's own connections (storage.sql.reads), one hop off the loop."""
         return await self._reads.run(read)
 
+    async def write(self, work: Callable[[Connection], T]) -> T:
+        """Run a small blocking write on the same connections, committed (storage.sql.reads says why)."""
+        return await self._reads.write(work)
+
     @property
     def sql_engine(self) -> Engine:
         """The engine recall's statements run on: on SQLite a blocking one of its own (storage.sql.reads)."""

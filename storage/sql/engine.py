@@ -128,15 +128,17 @@ def sqlite_listeners(engine: Engine, *, poll_lock: bool = False) -> None:
     event.listen(engine, "before_cursor_execute", _poll_for_write_lock if poll_lock else _lock_before_write)
 
 
-def sync_sqlite_engine(engine: AsyncEngine) -> Engine | None:
+def sync_sqlite_engine(engine: AsyncEngine, *, reply_path: bool = True) -> Engine | None:
     """Return a blocking (pysqlite) engine on the same SQLite file, or None for PostgreSQL and in-memory
     SQLite (an in-memory database is per connection). For work that runs a batch of statements in one
-    thread hop: through aiosqlite every statement is several hops between the loop and its thread."""
+    thread hop: through aiosqlite every statement is several hops between the loop and its thread.
+    ``reply_path`` writers poll for the write lock (see _poll_for_write_lock); others wait in SQLite's
+    busy handler, which holds no interpreter lock while it sleeps."""
     url = engine.url
     if engine.dialect.name != "sqlite" or not url.database or url.database == ":memory:":
         return None
     sync = create_engine(make_url(str(url)).set(drivername="sqlite+pysqlite"))
-    sqlite_listeners(sync, poll_lock=True)
+    sqlite_listeners(sync, poll_lock=reply_path)
     return sync
 
 

@@ -12,13 +12,16 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, delete, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
 from storage.sql.models import AppMeta, Conversation, Memory, ScopeRow, Turn, User, utcnow
-from storage.sql.turn_writer import inserted
+from storage.sql.turn_writer import conversation_touch, inserted
+
+# The same statement the turn writer runs when it touches a session just before a turn.
+_TOUCH = conversation_touch()
 
 
 def _insert(session: AsyncSession, table: Any) -> Any:
@@ -216,12 +219,7 @@ class ConversationRepo:
 
     async def touch(self, conversation_id: int, now: datetime) -> bool:
         """Record activity on an open session (for idle detection); False if it was closed meanwhile."""
-        later = case((Conversation.last_active_at < now, now), else_=Conversation.last_active_at)
-        result = await self.s.execute(
-            update(Conversation)
-            .where(Conversation.id == conversation_id, Conversation.closed_at.is_(None))
-            .values(last_active_at=later)
-        )
+        result = await self.s.execute(_TOUCH, {"c_id": conversation_id, "c_now": now})
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def insert_turn(

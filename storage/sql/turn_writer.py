@@ -9,7 +9,11 @@ statement); on SQLite a writer thread with its own connection runs BEGIN IMMEDIA
 commit in one hop, taking the same write lock as every other transaction.
 
 The duplicate check every incoming message makes first (was this message recorded already?) is the same
-kind of hot path and goes the same way: one prebuilt SELECT, one hop.
+kind of hot path and goes the same way: one prebuilt SELECT, one hop. So does the touch of the person's
+session that a turn makes once a minute (for idle detection): the writer runs it just before the insert,
+in the same hop. Through a unit of work on aiosqlite it was three hops holding SQLite's write lock, each a
+wait for a busy event loop: 9 ms at the median and up to 95 ms under load, every other turn's INSERT
+waiting behind it (docs/performance.md, "Session 8").
 """
 
 from __future__ import annotations
@@ -19,16 +23,18 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Engine, Select, Table, bindparam, case, exists, select, true
+from sqlalchemy import Engine, Select, Table, Update, bindparam, case, exists, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.dml import Insert
 
 from storage.handoff import settle_soon
 from storage.sql.engine import sync_sqlite_engine
-from storage.sql.models import Turn
+from storage.sql.models import Conversation, Turn
 from storage.sql.models_memory import MemoryPreference
 
 # The columns a caller gives; ``meta`` is chosen in SQL between the given one and the same marked paused.
@@ -84,6 +90,18 @@ def turn_seen() -> Select[tuple[int]]:
     )
 
 
+def conversation_touch() -> Update:
+    """Build the UPDATE recording activity on an open session (``c_id``) at ``c_now`` (never moving it
+    back); it matches no row once the session is closed."""
+    now = bindparam("c_now", type_=cast(Table, Conversation.__table__).c.last_active_at.type)
+    later = case((Conversation.last_active_at < now, now), else_=Conversation.last_active_at)
+    return (
+        update(Conversation)
+        .where(Conversation.id == bindparam("c_id"), Conversation.closed_at.is_(None))
+        .values(last_active_at=later)
+    )
+
+
 def turn_params(values: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
     """Return the statement's parameters for a turn's column values and its meta."""
     params = {f"t_{name}": values[name] for name in TURN_COLUMNS}
@@ -100,18 +118,27 @@ def inserted(row: Sequence[Any] | None) -> tuple[int, dict[str, Any]] | None:
 Inserted = tuple[int, dict[str, Any]] | None
 
 
+class SessionClosed:
+    """What ``TurnWriter.insert`` returns, writing nothing, when the session it was to touch was closed."""
+
+
+SESSION_CLOSED = SessionClosed()
+Written = Inserted | SessionClosed
+
+
 class TurnWriter:
     """Insert turns outside any unit of work, as cheaply as the backend allows."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.statement = turn_insert(engine.dialect.name)
+        self._touch = conversation_touch()
         self._seen = turn_seen()
         self._engine = engine
         self._sync: Engine | None = None
         self._thread: ThreadPoolExecutor | None = None
         self._reader: ThreadPoolExecutor | None = None
         # Turns waiting for the writer thread, and whether a drain of them is scheduled there.
-        self._waiting: list[tuple[dict[str, Any], asyncio.Future[Inserted]]] = []
+        self._waiting: list[tuple[dict[str, Any], asyncio.Future[Written]]] = []
         self._draining = False
         self._guard = threading.Lock()
         if engine.dialect.name == "sqlite":
@@ -124,11 +151,18 @@ class TurnWriter:
         else:
             self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
 
-    async def insert(self, params: dict[str, Any]) -> Inserted:
-        """Insert one turn; return (id, stored meta), or None when its message was recorded already."""
+    async def insert(self, params: dict[str, Any], touch: tuple[int, datetime] | None = None) -> Written:
+        """Insert one turn; return (id, stored meta), or None when its message was recorded already.
+
+        ``touch``: (session id, time) to record activity on first; SESSION_CLOSED, with nothing written, when
+        that session has been closed.
+        """
+        if touch is not None:
+            params = {**params, "c_id": touch[0], "c_now": touch[1]}
         if self._sync is not None:
             return await self._insert_batched(params)
-        if self._engine.dialect.name == "sqlite":  # in-memory SQLite: the pool's own connection
+        if self._engine.dialect.name == "sqlite" or touch is not None:
+            # In-memory SQLite: the pool's own connection. A touch and its insert: one transaction.
             async with self._engine.begin() as conn:
                 return await self._insert_async(conn, params)
         async with self._autocommit.connect() as conn:
@@ -154,17 +188,24 @@ class TurnWriter:
         with self._sync.connect() as conn:
             return conn.execute(self._seen, params).first() is not None
 
-    async def _insert_async(self, conn: AsyncConnection, params: dict[str, Any]) -> Inserted:
+    async def _insert_async(self, conn: AsyncConnection, params: dict[str, Any]) -> Written:
+        if "c_id" in params and not (await conn.execute(self._touch, params)).rowcount:
+            return SESSION_CLOSED
         return inserted((await conn.execute(self.statement, params)).first())
+
+    def _write(self, conn: Connection, params: dict[str, Any]) -> Written:
+        if "c_id" in params and not conn.execute(self._touch, params).rowcount:
+            return SESSION_CLOSED
+        return inserted(conn.execute(self.statement, params).first())
 
     # SQLite file: group commit. Every transaction on the file queues for one write lock, and a writer that
     # finds it taken sleeps in SQLite's busy handler (up to 100 ms a try). With a lock round per turn, 200
     # simultaneous conversations kept turns waiting for seconds; the writer thread now takes every turn
     # waiting when it gets to them, in one transaction, so a burst costs one lock round instead of hundreds.
 
-    async def _insert_batched(self, params: dict[str, Any]) -> Inserted:
+    async def _insert_batched(self, params: dict[str, Any]) -> Written:
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[Inserted] = loop.create_future()
+        future: asyncio.Future[Written] = loop.create_future()
         with self._guard:
             self._waiting.append((params, future))
             start, self._draining = not self._draining, True
@@ -195,11 +236,11 @@ class TurnWriter:
                 self._draining = False
             raise
 
-    def _insert_all(self, batch: list[dict[str, Any]]) -> list[Inserted | BaseException]:
+    def _insert_all(self, batch: list[dict[str, Any]]) -> list[Written | BaseException]:
         assert self._sync is not None
         try:
             with self._sync.begin() as conn:
-                return [inserted(conn.execute(self.statement, params).first()) for params in batch]
+                return [self._write(conn, params) for params in batch]
         except Exception as exc:
             if len(batch) == 1:
                 return [exc]

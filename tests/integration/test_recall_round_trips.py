@@ -28,13 +28,27 @@ storage = base.storage
 
 @contextmanager
 def statements(service: StorageService) -> Iterator[list[str]]:
-    """Collect the SQL statements the service's engine runs inside the block."""
+    """Collect the SQL statements recall's engine runs inside the block."""
     seen: list[str] = []
+    engine = service.recall.sql_engine  # on SQLite not the service's own engine (storage/sql/reads.py)
+    if engine.dialect.name == "sqlite":
+        # Recall's reads run on the sqlite3 cursor there (storage/sql/bare.py), out of SQLAlchemy's sight:
+        # SQLite itself reports each statement to a trace callback, set on connections opened from here on.
+        def trace(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.set_trace_callback(seen.append)
+
+        engine.dispose()
+        event.listen(engine, "connect", trace)
+        try:
+            yield seen
+        finally:
+            event.remove(engine, "connect", trace)
+            engine.dispose()
+        return
 
     def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         seen.append(statement)
 
-    engine = service.recall.sql_engine  # on SQLite not the service's own engine (storage/sql/reads.py)
     event.listen(engine, "before_cursor_execute", note)
     try:
         yield seen
@@ -145,3 +159,20 @@ async def test_a_search_never_waits_for_a_second_pooled_connection(postgres_url:
         assert found[0].reasons.get("semantic", 0.0) > 0
     finally:
         await service.close()
+
+
+async def test_recall_counts_are_written_in_one_go_on_both_backends(storage: StorageService) -> None:
+    # note_recalled runs as one blocking unit of work (storage/sql/reads.py, ``write``): the memories' counts,
+    # their recall time and the person's statistics, created on the first count and added to after.
+    kept = await storage.add_memory(ALICE, "keeps bees on the roof")
+    other = await storage.add_memory(ALICE, "grows tomatoes")
+    bobs = await storage.add_memory(BOB, "collects stamps")
+    assert await storage.memory.note_recalled(ALICE, [kept.id, kept.id, other.id, bobs.id]) == 2
+    assert await storage.memory.note_recalled(ALICE, [kept.id]) == 1
+    assert await storage.memory.note_recalled(Scope(user_id="nobody", guild_id=GUILD), [kept.id]) == 0
+    counts = {m.id: m.recalls for m in await storage.memory.current_memories(ALICE)}
+    assert counts == {kept.id: 3, other.id: 1}
+    assert (await storage.memory.stats(ALICE))["recalls"] == 4
+    assert (await storage.memory.stats(BOB))["recalls"] == 0
+    again = await storage.memory.memory(ALICE, kept.id)
+    assert again is not None and again.recalled_at is not None

@@ -382,20 +382,27 @@ async def test_claim_message_is_true_once_even_after_the_cache_forgets(storage: 
 
 
 async def test_turn_after_another_process_closed_the_session_starts_a_new_one(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sql_url: str
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
     monkeypatch.setattr("storage.service.TOUCH_EVERY_S", 0.0)  # re-check the cached session on every turn
-    settings = storage_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'k.db'}")
+    settings = storage_settings(tmp_path, sql_url)
     shard, sweeper = await StorageService.open(settings), await StorageService.open(settings)
     try:
         first = await shard.record_turn(
             ALICE, "user", "one", created_at=datetime.now(UTC) - timedelta(hours=2)
         )
-        assert await sweeper.close_idle_sessions(idle_s=3600) == 1
+        # The touch a later turn makes (with its insert, in one go) keeps the session open...
+        later = await shard.record_turn(ALICE, "user", "one more", created_at=datetime.now(UTC))
+        assert later.conversation_id == first.conversation_id
+        assert await sweeper.close_idle_sessions(idle_s=3600) == 0
+        # ... and once a sweep has closed it anyway, the next turn starts a new one.
+        assert await sweeper.close_idle_sessions(idle_s=0.001) == 1
         second = await shard.record_turn(ALICE, "user", "two")
         assert second.conversation_id != first.conversation_id
+        third = await shard.record_turn(ALICE, "user", "three")
+        assert third.conversation_id == second.conversation_id
     finally:
         await shard.close()
         await sweeper.close()
