@@ -8,9 +8,10 @@ becomes claimable again, so a job survives any restart.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager, suppress
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -66,6 +67,15 @@ def _claimable(now: datetime) -> Any:
     )
 
 
+@contextmanager
+def _reachable() -> Iterator[None]:
+    """Turn the database's connection errors into QueueUnavailable (the callers' one outage error)."""
+    try:
+        yield
+    except (OperationalError, InterfaceError, OSError) as exc:
+        raise QueueUnavailable(f"the job outbox cannot be reached: {type(exc).__name__}") from exc
+
+
 class OutboxQueue:
     """The job queue on SQL alone (the embedded default); also the durable half of the Redis queue."""
 
@@ -74,17 +84,21 @@ class OutboxQueue:
     def __init__(self, engine: AsyncEngine, settings: QueueSettings) -> None:
         self.settings = settings
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, class_=AsyncSession)
+        self._engine = engine
         self._postgres = engine.dialect.name == "postgresql"
         # Wakes a waiting claim in this process as soon as a job is enqueued, instead of at the next poll.
         self._wake = asyncio.Event()
 
     @asynccontextmanager
     async def _session(self) -> AsyncIterator[AsyncSession]:
-        try:
+        with _reachable():
             async with self._sessions() as session:
                 yield session
-        except (OperationalError, InterfaceError, OSError) as exc:
-            raise QueueUnavailable(f"the job outbox cannot be reached: {type(exc).__name__}") from exc
+
+    @functools.cached_property
+    def _insert(self) -> Any:
+        insert = (postgresql.insert if self._postgres else sqlite.insert)(JobRow)
+        return insert.on_conflict_do_nothing(index_elements=["job_key"]).returning(JobRow.id, JobRow.job_key)
 
     def _lease_until(self, now: datetime) -> datetime:
         return now + timedelta(seconds=self.settings.lease_s)
@@ -118,15 +132,14 @@ class OutboxQueue:
             )
         if not rows:
             return []
-        insert = (postgresql.insert if self._postgres else sqlite.insert)(JobRow)
-        stmt = (
-            insert.values(list(rows.values()))
-            .on_conflict_do_nothing(index_elements=["job_key"])
-            .returning(JobRow.id, JobRow.job_key)
-        )
-        async with self._session() as s:
-            made = {str(key): int(i) for i, key in (await s.execute(stmt)).all()}
-            await s.commit()
+        # The rows as parameters of one cached Core statement (SQLAlchemy sends them as one multi-row INSERT):
+        # rows inside the statement had it compiled again on every call, and the ORM session adds its own
+        # bookkeeping for rows it never tracks (about 1.5 ms of CPU a turn together).
+        with _reachable():
+            async with self._engine.begin() as conn:
+                made = {
+                    str(key): int(i) for i, key in (await conn.execute(self._insert, list(rows.values())))
+                }
         if made:
             self._wake.set()
         # A key given twice is one job: the first mention gets its id.
