@@ -53,6 +53,8 @@ from storage.vectors.owner import OwnedElsewhere, connect
 log = logging.getLogger(__name__)
 
 RESTART_AFTER_S = 2.0
+# The thread counts numpy's BLAS builds read at start (OpenBLAS, OpenMP builds, MKL): the child gets 1.
+BLAS_THREAD_SETTINGS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 # The reply path's calls: past this the store counts as unavailable for that call (recall degrades).
 READ_TIMEOUT_S = 10.0
 CLOSE_TIMEOUT_S = 30.0
@@ -204,6 +206,12 @@ class ChildProcess:
         # docs/performance.md, "Memory (session 4)".
         env.setdefault("MALLOC_MMAP_THRESHOLD_", "131072")
         env.setdefault("MALLOC_ARENA_MAX", "2")
+        # One BLAS thread, unless the operator chose: numpy's OpenBLAS splits a search over a partition of
+        # thousands of vectors across every core, and its helper threads then spin waiting for more work.
+        # On two cores that spinning took the core the bot's own recall was using: 3.7 ms of CPU per search
+        # of 10,000 vectors instead of 1.1 ms, for no faster answer (docs/performance.md, "Session 9").
+        for blas_threads in BLAS_THREAD_SETTINGS:
+            env.setdefault(blas_threads, "1")
         try:
             proc = subprocess.Popen(
                 [sys.executable, "-c", _CHILD_MAIN, str(theirs.fileno())],

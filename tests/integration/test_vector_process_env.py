@@ -1,5 +1,5 @@
 """The vector process gets glibc malloc settings that let Chroma's freed index memory go back to the
-system, unless the operator set them."""
+system, and one BLAS thread, unless the operator set them."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from storage.vectors.process import ChildProcess
+from storage.vectors.process import BLAS_THREAD_SETTINGS, ChildProcess
+
+SETTINGS = ("MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_", *BLAS_THREAD_SETTINGS)
 
 
 def child_environment(monkeypatch: pytest.MonkeyPatch, **operator: str) -> dict[str, str]:
-    for name in ("MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_"):
+    for name in SETTINGS:
         monkeypatch.delenv(name, raising=False)
     for name, value in operator.items():
         monkeypatch.setenv(name, value)
@@ -40,13 +42,17 @@ def started_environment(pid: int) -> bytes:
         time.sleep(0.01)
 
 
-def test_the_child_gets_a_fixed_mmap_threshold_and_two_arenas(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_child_gets_a_fixed_mmap_threshold_two_arenas_and_one_blas_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     env = child_environment(monkeypatch)
     assert env["MALLOC_MMAP_THRESHOLD_"] == "131072"
     assert env["MALLOC_ARENA_MAX"] == "2"
+    assert {name: env[name] for name in BLAS_THREAD_SETTINGS} == dict.fromkeys(BLAS_THREAD_SETTINGS, "1")
 
 
-def test_the_operators_malloc_settings_win(monkeypatch: pytest.MonkeyPatch) -> None:
-    env = child_environment(monkeypatch, MALLOC_ARENA_MAX="4", MALLOC_MMAP_THRESHOLD_="65536")
-    assert env["MALLOC_ARENA_MAX"] == "4"
-    assert env["MALLOC_MMAP_THRESHOLD_"] == "65536"
+def test_the_operators_settings_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    chosen = {"MALLOC_ARENA_MAX": "4", "MALLOC_MMAP_THRESHOLD_": "65536", "OPENBLAS_NUM_THREADS": "2"}
+    env = child_environment(monkeypatch, **chosen)
+    assert {name: env[name] for name in chosen} == chosen
+    assert env["OMP_NUM_THREADS"] == "1"
