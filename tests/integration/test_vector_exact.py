@@ -5,13 +5,14 @@ against it in test_vectors.py (the "exact" and "process" kinds)."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from storage.vectors import ChromaIndex, Partition, VectorItem, VectorsUnavailable
-from storage.vectors.exact import FILE_NAME, ExactStore, where_predicate
+from storage.vectors import ChromaIndex, Partition, VectorItem, VectorsUnavailable, exact
+from storage.vectors.exact import FILE_NAME, PAGE_SIZE, ExactStore, where_predicate
 
 SPACE = "a1b2c3d4e5"
 ALICE = Partition("discord.111", "g1")
@@ -199,3 +200,56 @@ def test_where_filters_are_evaluated_like_chromas(where: dict[str, object], expe
 def test_a_malformed_where_filter_is_refused_clearly(where: dict[str, object]) -> None:
     with pytest.raises(ValueError, match=r"where|\$"):
         where_predicate(where)
+
+
+def test_a_vector_row_stays_in_its_page(tmp_path: Path) -> None:
+    # 256-dimension vectors (1 KB each, the default model's) must not spill into overflow pages: on 4 KB pages
+    # each took a page of its own more, and the file was four times its data.
+    store = ExactStore(tmp_path)
+    try:
+        rows = vectors(2000, dim=256)
+        ids = [f"m{i}" for i in range(len(rows))]
+        store.upsert("p", SPACE, "a", ids, rows, [{"kind": "memory", "at": 1.5}] * len(rows))
+    finally:
+        store.close()
+    size = (tmp_path / FILE_NAME).stat().st_size
+    assert size < 2000 * 1500, f"{size / 2000:.0f} bytes a vector"
+
+
+def test_an_older_store_with_small_pages_is_rewritten_once_and_keeps_every_vector(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = vectors(300, dim=256)
+    monkeypatch.setattr(exact, "PAGE_SIZE", 4096)  # as stores were written before
+    store = ExactStore(tmp_path)
+    try:
+        store.upsert("p", SPACE, "a", [f"m{i}" for i in range(300)], rows, [{"i": i} for i in range(300)])
+    finally:
+        store.close()
+    assert _page_size(tmp_path) == 4096
+    monkeypatch.undo()
+
+    store = ExactStore(tmp_path)
+    try:
+        assert store.names() == ["p"]
+        assert [h.id for h in store.search("p", rows[123], 1, None)] == ["m123"]
+        stored = store.get("p", None)
+        assert stored is not None and len(stored.ids) == 300
+    finally:
+        store.close()
+    assert _page_size(tmp_path) == PAGE_SIZE
+    small = (tmp_path / FILE_NAME).stat().st_size
+    store = ExactStore(tmp_path)  # once: the rewritten file is left as it is
+    try:
+        assert store.names() == ["p"]
+    finally:
+        store.close()
+    assert (tmp_path / FILE_NAME).stat().st_size == small
+
+
+def _page_size(directory: Path) -> int:
+    conn = sqlite3.connect(directory / FILE_NAME)
+    try:
+        return int(conn.execute("PRAGMA page_size").fetchone()[0])
+    finally:
+        conn.close()
