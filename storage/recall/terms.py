@@ -67,40 +67,29 @@ def without_names(tokens: list[str], names: Iterable[str]) -> list[str]:
     return [t for t in tokens if t not in left_out]
 
 
-# Words at least this long also match as prefixes ("adopting" finds "adoption", which the porter stemmer
-# leaves apart). Shorter ones do not: a short prefix stands for a large family of unrelated words ("care"
-# for career, caress, caret), and the full-text index merges all of their postings, across every person,
-# for each query. At 1M memories over 10,000 people, prefixes from four letters up took half of a recall's
-# full-text time; from six letters the LoCoMo figures were those of no prefixes at all (docs/memory.md).
-PREFIX_MIN_LETTERS = 6
+# No word is matched as a prefix (FTS5 ``"word"*``, PostgreSQL ``'word':*``): porter stemming already joins
+# most forms of a word ("camps", "camping"; "adopting", "adoption"), and a prefix query cannot seek through
+# the asking person's rows. FTS5 merges the postings of every indexed word with that prefix, over every
+# person, before narrowing them to one: at 1M memories over 10,000 people a common long word made a tenth
+# of searches take 45 to 60 ms. Without prefixes those fell to 9 to 17 ms (p90), for two
+# LoCoMo questions of 1,345 (docs/memory.md, "Prefixes and scale").
 
 
-def fts5_match(tokens: list[str], prefix: bool = True) -> str | None:
+def fts5_match(tokens: list[str]) -> str | None:
     """Return an FTS5 MATCH expression that matches any of ``tokens`` (None when there are none).
 
     Each token is a quoted string (a quote inside is doubled, though ``\\w`` tokens hold none), so FTS5's
-    keywords and column filters are plain words here. Long tokens also match as prefixes (see
-    ``PREFIX_MIN_LETTERS``).
+    keywords and column filters are plain words here.
     """
-    parts: list[str] = []
-    for token in tokens:
-        if not token:
-            continue
-        quoted = '"' + token.replace('"', '""') + '"'
-        parts.append(f"{quoted}*" if prefix and len(token) >= PREFIX_MIN_LETTERS else quoted)
+    parts = ['"' + token.replace('"', '""') + '"' for token in tokens if token]
     return " OR ".join(parts) if parts else None
 
 
-def tsquery_text(tokens: list[str], prefix: bool = True) -> str | None:
+def tsquery_text(tokens: list[str]) -> str | None:
     """Return text for PostgreSQL's ``to_tsquery`` that matches any of ``tokens`` (None when none).
 
     ``\\w`` tokens carry no tsquery operator; each is still quoted as a lexeme so that it is read as one,
-    and longer ones match as prefixes like the FTS5 query.
+    as in the FTS5 query.
     """
-    parts: list[str] = []
-    for token in tokens:
-        if not token:
-            continue
-        quoted = "'" + token.replace("'", "''") + "'"
-        parts.append(f"{quoted}:*" if prefix and len(token) >= PREFIX_MIN_LETTERS else quoted)
+    parts = ["'" + token.replace("'", "''") + "'" for token in tokens if token]
     return " | ".join(parts) if parts else None
