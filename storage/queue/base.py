@@ -86,6 +86,25 @@ class QueueStats:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+class EnqueuesOne:
+    """``enqueue`` for the queues, as their ``enqueue_many`` of one job."""
+
+    async def enqueue_many(self, jobs: Sequence[NewJob], *, user_id: int | None = None) -> list[bool]:
+        raise NotImplementedError
+
+    async def enqueue(
+        self,
+        job_type: str,
+        key: str,
+        payload: dict[str, Any],
+        *,
+        user_id: int | None = None,
+        urgent: bool = False,
+    ) -> bool:
+        """Record a job keyed ``job_type:key``; return False (doing nothing) when that key exists."""
+        return (await self.enqueue_many([NewJob(job_type, key, payload, urgent)], user_id=user_id))[0]
+
+
 class JobQueue(Protocol):
     """Durable, idempotent background jobs; several workers may share one queue."""
 

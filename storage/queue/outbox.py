@@ -24,6 +24,7 @@ from storage.config import QueueSettings
 from storage.queue.base import (
     MAX_ERROR_CHARS,
     DeadJob,
+    EnqueuesOne,
     Job,
     NewJob,
     QueueStats,
@@ -76,7 +77,7 @@ def _reachable() -> Iterator[None]:
         raise QueueUnavailable(f"the job outbox cannot be reached: {type(exc).__name__}") from exc
 
 
-class OutboxQueue:
+class OutboxQueue(EnqueuesOne):
     """The job queue on SQL alone (the embedded default); also the durable half of the Redis queue."""
 
     backend = "sql"
@@ -144,18 +145,6 @@ class OutboxQueue:
             self._wake.set()
         # A key given twice is one job: the first mention gets its id.
         return [made.pop(key, None) for key in keys]
-
-    async def enqueue(
-        self,
-        job_type: str,
-        key: str,
-        payload: dict[str, Any],
-        *,
-        user_id: int | None = None,
-        urgent: bool = False,
-    ) -> bool:
-        """Record a job keyed ``job_type:key``; return False (doing nothing) when that key exists."""
-        return (await self.enqueue_many([NewJob(job_type, key, payload, urgent)], user_id=user_id))[0]
 
     async def enqueue_many(self, jobs: Sequence[NewJob], *, user_id: int | None = None) -> list[bool]:
         """Record several jobs of one owner in one write; for each, False when its key existed."""

@@ -23,7 +23,7 @@ from redis.backoff import NoBackoff
 
 from storage.cache.redis import POOL_SIZE, POOL_WAIT_S
 from storage.config import QueueSettings
-from storage.queue.base import DeadJob, Job, NewJob, QueueStats
+from storage.queue.base import DeadJob, EnqueuesOne, Job, NewJob, QueueStats
 from storage.queue.outbox import RUNNING, SWEEP_LIMIT, OutboxQueue
 from storage.sql.models import utcnow
 
@@ -44,7 +44,7 @@ return #due
 _PROMOTE_BATCH = 500
 
 
-class StreamQueue:
+class StreamQueue(EnqueuesOne):
     """The job queue on Redis Streams with a consumer group, backed by the SQL outbox."""
 
     backend = "redis"
@@ -170,18 +170,6 @@ class StreamQueue:
             log.debug("acknowledging stream entries failed: %s", exc)
 
     # ------------------------------------------------------------ the contract
-
-    async def enqueue(
-        self,
-        job_type: str,
-        key: str,
-        payload: dict[str, Any],
-        *,
-        user_id: int | None = None,
-        urgent: bool = False,
-    ) -> bool:
-        """Record the job in the outbox, then send its id to the stream."""
-        return (await self.enqueue_many([NewJob(job_type, key, payload, urgent)], user_id=user_id))[0]
 
     async def enqueue_many(self, jobs: Sequence[NewJob], *, user_id: int | None = None) -> list[bool]:
         """Record the jobs in the outbox in one write, then send the new ones' ids to the stream."""
