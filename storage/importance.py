@@ -24,7 +24,7 @@ from storage.cache import Cache
 from storage.scope import Scope
 from storage.sql.models import Memory, Turn, User, utcnow
 from storage.sql.models_memory import ImportancePattern, MemoryPreference, MemoryStats
-from storage.sql.repositories import PeopleRepo
+from storage.sql.repositories import PeopleRepo, user_id_query
 from storage.sql.uow import UnitOfWork
 
 WEIGHTS_PREFIX = "impw:"
@@ -143,8 +143,7 @@ class ImportanceStore:
         await self._cache.delete(f"{WEIGHTS_PREFIX}{scope.user_key}")
 
     async def _count(self, session: AsyncSession, user_id: int, counts: Mapping[str, int]) -> None:
-        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-        await session.execute(_counted(dialect, user_id, counts, utcnow()))
+        await session.execute(_counted(session.get_bind().dialect.name, user_id, counts, utcnow()))
 
     async def stats(self, scope: Scope) -> dict[str, int]:
         """Return how often the person pinned, unpinned, recalled, corrected and forgot memories."""
@@ -305,9 +304,7 @@ def _scored(row: Memory) -> ScoredMemory:
 
 
 def _note_recalled(scope: Scope, uses: Counter[int], now: datetime, conn: Connection) -> int:
-    user_id = conn.scalar(
-        select(User.id).where(User.platform == scope.platform, User.external_id == scope.user_id)
-    )
+    user_id = conn.scalar(user_id_query(scope.platform, scope.user_id))
     if user_id is None:
         return 0
     rows = conn.execute(

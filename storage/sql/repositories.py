@@ -12,7 +12,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import Connection, Select, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
@@ -81,6 +81,11 @@ def asking(conn: Connection, platform: str, user: str, guild: str | None, channe
     return Asking(user_id, scope_id, dict(settings or {}))
 
 
+def user_id_query(platform: str, external_id: str) -> Select[int]:
+    """Return the SELECT of a person's row id (no row for someone never seen)."""
+    return select(User.id).where(User.platform == platform, User.external_id == external_id)
+
+
 class PeopleRepo:
     """People and places."""
 
@@ -91,7 +96,7 @@ class PeopleRepo:
         """Return the id of a person, creating the row on first sight."""
         # Read first: an INSERT, even one that conflicts, takes SQLite's write lock, and every known person
         # would then queue behind the background writers just to learn their own id.
-        query = select(User.id).where(User.platform == platform, User.external_id == external_id)
+        query = user_id_query(platform, external_id)
         known = await self.s.scalar(query)
         if known is not None:
             return int(known)

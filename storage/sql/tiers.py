@@ -16,6 +16,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.sql.models import Conversation, Memory, ScopeRow, Turn, User
+from storage.sql.repositories import user_id_query
 
 EPISODIC = "episodic"
 
@@ -206,9 +207,7 @@ class TierRepo:
     async def user_id_of(self, user_key: str) -> int | None:
         """Return the row id of a person by user key ("platform.external id")."""
         platform, _, external = user_key.partition(".")
-        found = await self.s.scalar(
-            select(User.id).where(User.platform == platform, User.external_id == external)
-        )
+        found = await self.s.scalar(user_id_query(platform, external))
         return None if found is None else int(found)
 
     # ------------------------------------------------------------ session summaries
